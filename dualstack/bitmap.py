@@ -1,0 +1,359 @@
+"""Offset bitmap and scan strategies: the storage under every allocator.
+
+Purpose: a set of integer offsets ``0 .. size-1`` that knows nothing about IPs (the
+split Kubernetes makes between ``allocator`` and ``ipallocator``). Service IPs, node
+blocks and Pod IPs all map themselves onto offsets and keep their state here.
+
+Key types:
+- ``AllocationBitmap(size, strategy)``: ``allocate``, ``allocate_next``, ``release``,
+  ``in``, ``count``/``free``, ascending iteration, ``first_free``, and the Kubernetes
+  ``RangeAllocation`` byte encoding (``to_k8s_bytes``/``from_k8s_bytes``).
+- ``RandomScan(reserved_low, rng)``: kube-apiserver's random scan with a static lower
+  band (service-ips.md §1.6).
+- ``NextFit(cursor)``: first free offset at or after a cursor, wrapping (CIDRSet's
+  rotating ``nextCandidate``, host-local's round robin).
+
+Layout (why it is fast and small)::
+
+    offset o  ->  chunk o >> 16  ->  byte (o & 0xffff) >> 3  ->  bit o & 7
+    _bits[chunk]  bytearray, bit set = allocated          (grows lazily, <= 8 KiB)
+    _full[chunk]  bytearray, 1 where that _bits byte is 0xff (same length)
+
+Finding a free offset never loops over bits in Python: ``_full[chunk].find(0, j)`` is a
+``memchr`` over the summary, and the free bit inside a byte comes from ``~v & (v + 1)``.
+Chunks are created on first use and grow with the highest byte touched, so a range of
+2^64 offsets costs nothing until used and a Pod range of 30 addresses costs 4 bytes.
+
+Invariants: ``count`` equals the number of set bits; no bit at an offset ``>= size`` is
+ever set; ``_full[c][j] == 1`` exactly when ``_bits[c][j] == 0xff``; a failed call
+changes nothing (strategies draw randomness only when a free offset exists).
+"""
+
+from __future__ import annotations
+
+import random as _random
+from collections.abc import Iterator
+from typing import Final, Protocol
+
+from dualstack.errors import RangeFullError
+
+__all__ = ["AllocationBitmap", "NextFit", "RandomScan", "ScanStrategy", "randbelow"]
+
+_SHIFT: Final = 16
+_CHUNK: Final = 1 << _SHIFT
+_MASK: Final = _CHUNK - 1
+_CHUNK_BYTES: Final = _CHUNK >> 3
+# bytes.translate table: 0xff -> 1 (full byte), anything else -> 0.
+_FULL_TABLE: Final = bytes(1 if i == 255 else 0 for i in range(256))
+
+
+def randbelow(rng: _random.Random, n: int) -> int:
+    """A uniform int in ``[0, n)``; the same value ``rng.randrange(n)`` would give.
+
+    ``randrange`` is a Python-level wrapper costing ~0.3 us; this is the same
+    rejection loop over ``getrandbits`` that CPython runs inside it, so results and the
+    generator's state after the call are identical (tests/test_bitmap.py checks this).
+    """
+    k = n.bit_length()
+    r = rng.getrandbits(k)
+    while r >= n:
+        r = rng.getrandbits(k)
+    return r
+
+
+class ScanStrategy(Protocol):
+    """How ``allocate_next`` picks a free offset; returns -1 when there is none.
+
+    A strategy may keep state (a cursor); it changes it only when it returns an offset.
+    """
+
+    def next(self, bitmap: AllocationBitmap) -> int: ...
+
+
+class RandomScan:
+    """kube-apiserver's ``randomScanStrategyWithOffset`` (service-ips.md §1.6).
+
+    The dynamic (upper) band ``[reserved_low, size)`` is scanned first from a random
+    start with wrap-around; only when it is full is the static (lower) band
+    ``[0, reserved_low)`` scanned the same way.
+    """
+
+    __slots__ = ("reserved_low", "rng")
+
+    def __init__(self, reserved_low: int = 0, rng: _random.Random | None = None) -> None:
+        self.reserved_low = reserved_low
+        self.rng = rng if rng is not None else _random.Random()
+
+    def next(self, bitmap: AllocationBitmap) -> int:
+        size = bitmap.size
+        if bitmap.count >= size:
+            return -1  # upstream's fast full check: no random draw on a full range
+        low = min(self.reserved_low, size)
+        getrandbits = self.rng.getrandbits
+        first_free = bitmap.first_free
+        for band_lo, band_hi in ((low, size), (0, low)):
+            n = band_hi - band_lo
+            if n <= 0:
+                continue
+            # inline randbelow(): this is the hot path of ServiceIPAllocator.allocate_next
+            k = n.bit_length()
+            start = getrandbits(k)
+            while start >= n:
+                start = getrandbits(k)
+            start += band_lo
+            found = first_free(start, band_hi)
+            if found < 0 and start > band_lo:
+                found = first_free(band_lo, start)
+            if found >= 0:
+                return found
+        return -1
+
+    def __repr__(self) -> str:
+        return f"RandomScan(reserved_low={self.reserved_low}, rng={self.rng!r})"
+
+
+class NextFit:
+    """First free offset at or after ``cursor``, wrapping; then ``cursor = found + 1``.
+
+    This is CIDRSet's rotating ``nextCandidate`` (node-and-pod-ips.md §1.4) and, with
+    the cursor just after the last reserved address, host-local's round robin (§3.3).
+    """
+
+    __slots__ = ("cursor",)
+
+    def __init__(self, cursor: int = 0) -> None:
+        self.cursor = cursor
+
+    def next(self, bitmap: AllocationBitmap) -> int:
+        size = bitmap.size
+        if bitmap.count >= size:
+            return -1
+        cursor = self.cursor if 0 <= self.cursor < size else 0
+        found = bitmap.first_free(cursor, size)
+        if found < 0 and cursor:
+            found = bitmap.first_free(0, cursor)
+        if found >= 0:
+            self.cursor = found + 1 if found + 1 < size else 0
+        return found
+
+    def __repr__(self) -> str:
+        return f"NextFit(cursor={self.cursor})"
+
+
+class AllocationBitmap:
+    """A set of offsets ``0 .. size-1`` with fast free-space search.
+
+    Args:
+        size: number of offsets (any non-negative int, 2^64 included).
+        strategy: how ``allocate_next`` chooses; ``NextFit()`` by default.
+    """
+
+    __slots__ = ("_bits", "_count", "_full", "_size", "strategy")
+
+    def __init__(self, size: int, strategy: ScanStrategy | None = None) -> None:
+        if size < 0:
+            raise ValueError(f"bitmap size must be >= 0, got {size}")
+        self._size = size
+        self._count = 0
+        self._bits: dict[int, bytearray] = {}
+        self._full: dict[int, bytearray] = {}
+        self.strategy: ScanStrategy = strategy if strategy is not None else NextFit()
+
+    # --- sizes -------------------------------------------------------------------
+    @property
+    def size(self) -> int:
+        """Number of offsets."""
+        return self._size
+
+    @property
+    def count(self) -> int:
+        """Number of allocated offsets."""
+        return self._count
+
+    @property
+    def free(self) -> int:
+        """``size - count``."""
+        return self._size - self._count
+
+    def __len__(self) -> int:
+        return self._count
+
+    # --- single offsets --------------------------------------------------------------
+    def __contains__(self, offset: int) -> bool:
+        bits = self._bits.get(offset >> _SHIFT)
+        if bits is None:
+            return False
+        j = (offset & _MASK) >> 3
+        return j < len(bits) and (bits[j] >> (offset & 7)) & 1 == 1
+
+    def _grow(self, chunk: int, j: int) -> bytearray:
+        bits = self._bits.get(chunk)
+        if bits is None:
+            bits = self._bits[chunk] = bytearray()
+            self._full[chunk] = bytearray()
+        if j >= len(bits):
+            extra = max(j + 1, min(2 * len(bits), _CHUNK_BYTES)) - len(bits)
+            bits.extend(bytes(extra))
+            self._full[chunk].extend(bytes(extra))
+        return bits
+
+    def allocate(self, offset: int) -> bool:
+        """Set ``offset``; False (and no change) when it was already set.
+
+        Raises:
+            IndexError: offset outside ``[0, size)``.
+        """
+        if not 0 <= offset < self._size:
+            raise IndexError(f"offset {offset} out of range [0,{self._size})")
+        chunk = offset >> _SHIFT
+        j = (offset & _MASK) >> 3
+        bits = self._bits.get(chunk)
+        if bits is None or j >= len(bits):
+            bits = self._grow(chunk, j)
+        mask = 1 << (offset & 7)
+        value = bits[j]
+        if value & mask:
+            return False
+        value |= mask
+        bits[j] = value
+        if value == 255:
+            self._full[chunk][j] = 1
+        self._count += 1
+        return True
+
+    def release(self, offset: int) -> bool:
+        """Clear ``offset``; False (and no change) when it was not set or is out of range."""
+        bits = self._bits.get(offset >> _SHIFT)
+        if bits is None or offset < 0:
+            return False
+        j = (offset & _MASK) >> 3
+        if j >= len(bits):
+            return False
+        mask = 1 << (offset & 7)
+        value = bits[j]
+        if not value & mask:
+            return False
+        if value == 255:
+            self._full[offset >> _SHIFT][j] = 0
+        bits[j] = value ^ mask
+        self._count -= 1
+        return True
+
+    def allocate_next(self) -> int:
+        """Allocate the offset the strategy picks.
+
+        Raises:
+            RangeFullError: ``range is full`` (nothing changed, no randomness drawn).
+        """
+        offset = self.strategy.next(self)
+        if offset < 0:
+            raise RangeFullError("range is full")
+        self.allocate(offset)
+        return offset
+
+    # --- search --------------------------------------------------------------------
+    def first_free(self, lo: int, hi: int) -> int:
+        """The lowest free offset in ``[lo, hi)``, or -1."""
+        offset = lo
+        bits_of = self._bits
+        while offset < hi:
+            chunk = offset >> _SHIFT
+            bits = bits_of.get(chunk)
+            if bits is None:
+                return offset
+            j = (offset & _MASK) >> 3
+            n = len(bits)
+            if j >= n:
+                return offset
+            # Treat the bits below `offset` in its byte as taken.
+            value = bits[j] | ((1 << (offset & 7)) - 1)
+            if value == 255:
+                j = self._full[chunk].find(0, j + 1)
+                if j < 0:
+                    if n < _CHUNK_BYTES:
+                        j = n  # the first byte past the grown part is all free
+                    else:
+                        offset = (chunk + 1) << _SHIFT
+                        continue
+                value = bits[j] if j < n else 0
+            found = (chunk << _SHIFT) | (j << 3) | ((~value & (value + 1)).bit_length() - 1)
+            return found if found < hi else -1
+        return -1
+
+    # --- iteration and bulk views ------------------------------------------------------
+    def __iter__(self) -> Iterator[int]:
+        """Allocated offsets, ascending."""
+        for chunk in sorted(self._bits):
+            bits = self._bits[chunk]
+            base = chunk << _SHIFT
+            for j, value in enumerate(bits):
+                if value:
+                    at = base + (j << 3)
+                    while value:
+                        low = value & -value
+                        yield at + low.bit_length() - 1
+                        value ^= low
+
+    def copy(self) -> AllocationBitmap:
+        """An independent copy; the strategy object is shared, pass a new one to change it."""
+        other = AllocationBitmap(self._size, self.strategy)
+        other._count = self._count
+        other._bits = {c: bytearray(b) for c, b in self._bits.items()}
+        other._full = {c: bytearray(b) for c, b in self._full.items()}
+        return other
+
+    def highest(self) -> int:
+        """The highest allocated offset, or -1 when empty."""
+        for chunk in sorted(self._bits, reverse=True):
+            bits = self._bits[chunk].rstrip(b"\x00")
+            if bits:
+                return (chunk << _SHIFT) + (len(bits) - 1) * 8 + bits[-1].bit_length() - 1
+        return -1
+
+    def to_k8s_bytes(self) -> bytes:
+        """Go's ``big.Int.Bytes()`` of the bitmap: big-endian, no leading zero bytes.
+
+        Offset ``i`` is bit ``i % 8`` of byte ``len - 1 - i // 8`` (service-ips.md §1.9).
+        Little-endian bit order inside our bytes makes the encoding a byte reversal.
+        """
+        top = self.highest()
+        if top < 0:
+            return b""
+        buf = bytearray(top // 8 + 1)
+        for chunk, bits in self._bits.items():
+            start = chunk * _CHUNK_BYTES
+            if start < len(buf):
+                part = bits[: len(buf) - start]
+                buf[start : start + len(part)] = part
+        buf.reverse()
+        return bytes(buf)
+
+    @classmethod
+    def from_k8s_bytes(
+        cls, data: bytes, size: int, strategy: ScanStrategy | None = None
+    ) -> AllocationBitmap:
+        """Rebuild a bitmap from ``to_k8s_bytes`` output (a ``RangeAllocation.data``).
+
+        Raises:
+            ValueError: a bit is set at an offset ``>= size`` (the message names it).
+        """
+        bitmap = cls(size, strategy)
+        little = bytearray(data)
+        little.reverse()
+        while little and little[-1] == 0:
+            little.pop()
+        if not little:
+            return bitmap
+        top = (len(little) - 1) * 8 + little[-1].bit_length() - 1
+        if top >= size:
+            raise ValueError(f"bit {top} is set but the bitmap holds offsets 0 to {size - 1}")
+        for start in range(0, len(little), _CHUNK_BYTES):
+            part = little[start : start + _CHUNK_BYTES]
+            chunk = start // _CHUNK_BYTES
+            bitmap._bits[chunk] = part
+            bitmap._full[chunk] = bytearray(part.translate(_FULL_TABLE))
+        bitmap._count = int.from_bytes(little, "little").bit_count()
+        return bitmap
+
+    def __repr__(self) -> str:
+        return f"<AllocationBitmap size={self._size} count={self._count} {self.strategy!r}>"

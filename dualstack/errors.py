@@ -1,0 +1,229 @@
+"""The whole exception tree of dualstack, and Kubernetes' field-error rendering.
+
+Purpose: one place for every error the library raises, so that callers can catch
+exactly what they mean. Messages start with Kubernetes' own text where Kubernetes has
+one (byte for byte); a hint saying what would work may follow after ``" — "``.
+
+Key types::
+
+    DualStackError                      base of everything below
+    ├── InvalidAddressError             (also ValueError) an unparsable IP or CIDR
+    ├── ConfigError                     (also ValueError) a configuration Kubernetes refuses;
+    │                                   .errors lists every violation
+    ├── InvalidServiceError             (also ValueError) kube-apiserver's 422 for a Service;
+    │                                   .field_errors lists the FieldErrors
+    ├── AllocationError                 an allocator could not do what was asked
+    │   ├── RangeFullError              nothing left to hand out (upstream's 500)
+    │   ├── AlreadyAllocatedError       the requested address or block is taken
+    │   ├── NotInRangeError             (also ValueError) the request lies outside the range
+    │   └── MismatchedNetworkError      a snapshot of another range
+    └── NotFoundError                   (also LookupError) unknown node, Pod or Service
+
+``FieldError`` is a value, not an exception: one entry of a Kubernetes
+``field.ErrorList``, rendered as upstream renders it.
+
+Invariants: every error that is about an input quotes that input; no netaddr exception
+ever escapes the library (they are translated with ``raise ... from None``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "AllocationError",
+    "AlreadyAllocatedError",
+    "ConfigError",
+    "DualStackError",
+    "FieldError",
+    "FieldErrorType",
+    "InvalidAddressError",
+    "InvalidServiceError",
+    "MismatchedNetworkError",
+    "NotFoundError",
+    "NotInRangeError",
+    "RangeFullError",
+    "go_repr",
+    "with_hint",
+]
+
+_HINT_SEPARATOR = " — "
+
+
+def with_hint(message: str, hint: str | None) -> str:
+    """Join an upstream message and the library's hint the way every error shows them."""
+    return f"{message}{_HINT_SEPARATOR}{hint}" if hint else message
+
+
+class DualStackError(Exception):
+    """Base class of every error raised by dualstack.
+
+    ``message`` is the upstream text (or the library's own where Kubernetes has none),
+    ``hint`` what would work; ``str()`` joins them with ``" — "``.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(with_hint(message, hint))
+        self.message = message
+        self.hint = hint
+
+
+class InvalidAddressError(DualStackError, ValueError):
+    """An IP address or CIDR that cannot be parsed; ``.value`` is the input."""
+
+    def __init__(self, message: str, *, value: object, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.value = value
+
+
+class ConfigError(DualStackError, ValueError):
+    """A configuration that Kubernetes would refuse.
+
+    ``.errors`` holds every violation, each an upstream message optionally followed by
+    ``" — "`` and a hint. ``str()`` is the single error, or all of them one per line.
+    """
+
+    def __init__(self, errors: str | Iterable[str], *, hint: str | None = None) -> None:
+        items = (with_hint(errors, hint),) if isinstance(errors, str) else tuple(errors)
+        if not items:
+            raise ValueError("ConfigError needs at least one error")
+        self.errors: tuple[str, ...] = items
+        text = items[0] if len(items) == 1 else "\n".join(f"- {e}" for e in items)
+        if len(items) > 1:
+            text = f"{len(items)} configuration errors:\n{text}"
+        Exception.__init__(self, text)
+        self.message = items[0]
+        self.hint = hint
+
+
+class AllocationError(DualStackError):
+    """An allocator could not do what was asked; its state is unchanged."""
+
+
+class RangeFullError(AllocationError):
+    """Nothing is left to hand out (Kubernetes: ``range is full`` and its relatives)."""
+
+
+class AlreadyAllocatedError(AllocationError):
+    """The requested address or block is already taken."""
+
+
+class NotInRangeError(AllocationError, ValueError):
+    """The requested address lies outside what the allocator serves."""
+
+
+class MismatchedNetworkError(AllocationError):
+    """A snapshot of another range was offered to ``restore``."""
+
+
+class NotFoundError(DualStackError, LookupError):
+    """An unknown node, Pod or Service."""
+
+
+class FieldErrorType(enum.StrEnum):
+    """The ``field.ErrorType`` strings of Kubernetes' apimachinery."""
+
+    REQUIRED = "Required value"
+    INVALID = "Invalid value"
+    NOT_SUPPORTED = "Unsupported value"
+    DUPLICATE = "Duplicate value"
+    FORBIDDEN = "Forbidden"
+    INTERNAL = "Internal error"
+
+
+# Types whose rendering never prints the offending value (apimachinery ErrorBody).
+_VALUELESS = frozenset({FieldErrorType.REQUIRED, FieldErrorType.FORBIDDEN, FieldErrorType.INTERNAL})
+
+
+def _go_quote(text: str) -> str:
+    out = ['"']
+    for ch in text:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}")
+    out.append('"')
+    return "".join(out)
+
+
+def go_repr(value: object, go_type: str | None = None) -> str:
+    """Render ``value`` as Go's ``%#v``/``%q`` does in a Kubernetes field error.
+
+    Strings are Go-quoted, ``None`` is ``null`` (or ``<go_type>(nil)`` for a slice type),
+    lists are ``[]string{"a", "b"}`` unless ``go_type`` names another slice type such as
+    ``[]core.IPFamily``.
+    """
+    if value is None:
+        return f"{go_type}(nil)" if go_type and go_type.startswith("[]") else "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return _go_quote(value)
+    if isinstance(value, list | tuple):
+        slice_type = go_type or "[]string"
+        return slice_type + "{" + ", ".join(go_repr(v) for v in value) + "}"
+    return _go_quote(str(value))
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One Kubernetes field error: ``(type, field, value, detail)``.
+
+    ``str()`` renders it as kube-apiserver does, e.g.
+    ``spec.ipFamilies[0]: Invalid value: "IPv6": not configured on this cluster``.
+    ``go_type`` only steers how a list value prints (``[]string`` by default).
+    """
+
+    type: FieldErrorType
+    field: str
+    value: object = None
+    detail: str = ""
+    go_type: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.field}: {self.type.value}"
+        if self.type not in _VALUELESS:
+            text += ": " + go_repr(self.value, self.go_type)
+        if self.detail:
+            text += ": " + self.detail
+        return text
+
+
+def _aggregate(messages: Sequence[str]) -> str:
+    unique: list[str] = []
+    for m in messages:
+        if m not in unique:
+            unique.append(m)
+    if len(unique) == 1:
+        return unique[0]
+    return "[" + ", ".join(unique) + "]"
+
+
+class InvalidServiceError(DualStackError, ValueError):
+    """kube-apiserver's 422 answer for a Service.
+
+    ``str()`` is ``Service "<name>" is invalid: <errors>`` exactly as upstream renders
+    it (one error bare, several in brackets, identical messages once), optionally
+    followed by ``" — "`` and a hint.
+    """
+
+    def __init__(
+        self, name: str, field_errors: Iterable[FieldError], *, hint: str | None = None
+    ) -> None:
+        self.name = name
+        self.field_errors: tuple[FieldError, ...] = tuple(field_errors)
+        message = f'Service "{name}" is invalid: ' + _aggregate(
+            [str(e) for e in self.field_errors]
+        )
+        super().__init__(message, hint=hint)
