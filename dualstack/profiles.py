@@ -177,6 +177,8 @@ def _build(minor: int) -> Profile:
     )
 
 
-# The release whose ipallocator still printed the short ErrNotInRange text
-# (service-ips §1.7); see docs/service-ranges.md for how this was settled.
-_LAST_SHORT_NOT_IN_RANGE: Final = 25
+# The last release whose ipallocator printed the short ErrNotInRange text (service-ips
+# §1.7). Every stored kubernetes allocator.go with the long text already has the 1.23
+# API (NewInMemory from PR #104378, Aug 2021; DryRun from the 1.23 Service REST rework)
+# and every one with the short text predates it; see docs/service-ranges.md.
+_LAST_SHORT_NOT_IN_RANGE: Final = 22

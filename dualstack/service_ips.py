@@ -1,0 +1,536 @@
+"""ServiceIPAllocator: Service ClusterIPs from one range, as kube-apiserver hands them out.
+
+Purpose: the ``ipallocator.Range`` of kube-apiserver (service-ips.md §1) for every
+release the library models: which addresses of a ``--service-cluster-ip-range`` are
+usable, the static lower band of KEP-3070, the random scan of ``allocate_next``, the
+exact error texts of each release, and the ``RangeAllocation`` bytes stored in etcd.
+
+Key types:
+- ``ServiceIPAllocator(cidr, *, version=None, rng=None, static_subrange=None)``:
+  ``allocate``, ``allocate_next``, ``release``, ``in``, ascending iteration,
+  ``size``/``static_size``/``free``/``used``, ``snapshot``/``restore``/``from_snapshot``,
+  and int-level twins (``allocate_int``, ``allocate_next_int``, ``release_int``,
+  ``has_int``, ``in_range_int``) for callers that already hold address ints.
+- ``RangeAllocation(range, data)``: the etcd object's two fields (§1.9).
+
+Offset map (bit ``i`` of the bitmap is address ``network + 1 + i``)::
+
+    10.96.0.0/16:  .0.0 | .0.1 ... .1.0 | .1.1 ........ .255.254 | .255.255
+                   net  | static band   | dynamic band           | broadcast
+                        | offsets 0-255 | offsets 256-65533      |
+    fd00::/64 (<= 1.33): ::1 ... ::100 | ::101 ... ::ffff | rest of the /64: not in range
+
+Invariants: every allocated address lies in the usable range ``base .. base + size - 1``;
+``free + used == size``; ``allocate_next`` fills the dynamic band before the static band;
+a failing call changes nothing, random generator included (a full range draws nothing,
+and every check runs before the first change); returned addresses are fresh netaddr
+objects.
+"""
+
+from __future__ import annotations
+
+import base64 as _base64
+import random as _random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Final
+
+import netaddr as _netaddr
+
+from dualstack.bitmap import AllocationBitmap, RandomScan
+from dualstack.errors import (
+    AlreadyAllocatedError,
+    ConfigError,
+    DualStackError,
+    MismatchedNetworkError,
+    NotInRangeError,
+    RangeFullError,
+)
+from dualstack.families import IPFamily, format_ip, parse_cidr, parse_ip
+from dualstack.pools import CIDRPool
+from dualstack.profiles import Profile
+
+__all__ = [
+    "MAX_ENCODED_SIZE",
+    "RangeAllocation",
+    "ServiceIPAllocator",
+    "range_offset",
+    "range_size",
+    "usable_size",
+]
+
+MAX_ENCODED_SIZE: Final = 1 << 24
+"""The most usable addresses a ``RangeAllocation`` bitmap encodes (service-ips.md §1.14)."""
+
+_IPV6_WINDOW_DEFAULT: Final = 65536
+_MAX_INT64: Final = (1 << 63) - 1
+_MAX_UINT64: Final = (1 << 64) - 1
+
+_FULL: Final = "range is full"
+_ALLOCATED: Final = "provided IP is already allocated"
+_MISMATCHED: Final = "the provided network does not match the current range"
+
+# netaddr's public pickling entry points build an IPAddress in 0.24 us instead of
+# 0.8 us for IPAddress(int, version) (the same trick as families.make_ip, inlined here
+# to save a call on the allocate_next hot path, benchmarks/bench_service_ips.py W1).
+_IPAddress = _netaddr.IPAddress
+_new_ip: Callable[[type[_netaddr.IPAddress]], _netaddr.IPAddress] = _netaddr.IPAddress.__new__
+_set_ip: Callable[[_netaddr.IPAddress, tuple[int, int]], None]
+_set_ip = _netaddr.IPAddress.__setstate__  # type: ignore[attr-defined]
+_get_ip: Callable[[_netaddr.IPAddress], tuple[int, int]]
+_get_ip = _netaddr.IPAddress.__getstate__  # type: ignore[assignment]
+
+
+# --- Kubernetes rules (pure functions) ------------------------------------------------
+def range_size(host_bits: int, family: IPFamily) -> int:
+    """kubernetes/utils ``RangeSize`` of a CIDR with ``host_bits`` host bits (§1.2).
+
+    0 for IPv4 /0 and /1 and IPv6 /0 and /1, 2^63-1 from 63 host bits on, else 2^h.
+    """
+    if host_bits >= family.width - 1:
+        return 0
+    if host_bits >= 63:
+        return _MAX_INT64
+    return 1 << host_bits
+
+
+def usable_size(host_bits: int, family: IPFamily, profile: Profile) -> int:
+    """How many addresses of the CIDR a release's allocator hands out (§1.3, §1.12).
+
+    Bitmap (up to 1.33): ``RangeSize``, capped at the IPv6 window before the network
+    address is dropped, minus the IPv4 broadcast and the network address. IPAddress
+    allocator (1.34+): 2^h - 2 for IPv4, 2^h - 1 for IPv6 saturating at 2^64 - 1.
+    """
+    window = profile.ipv6_service_window
+    if window is None:
+        if family is IPFamily.IPv4:
+            return max(0, (1 << host_bits) - 2)
+        return min((1 << host_bits) - 1, _MAX_UINT64)
+    size = range_size(host_bits, family)
+    size = min(size, window) if family is IPFamily.IPv6 else size - 1
+    return max(0, size - 1)
+
+
+def range_offset(host_bits: int, family: IPFamily) -> int:
+    """``calculateRangeOffset``: the size of the static lower band (§1.5).
+
+    Uses the full, uncapped ``RangeSize``: 0 up to 16 addresses, else
+    ``clamp(size // 16, 16, 256)``.
+    """
+    size = range_size(host_bits, family)
+    if size <= 16:
+        return 0
+    return min(max(16, size // 16), 256)
+
+
+# --- values ------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class RangeAllocation:
+    """The two data fields of kube-apiserver's ``RangeAllocation`` object (§1.9).
+
+    ``range`` is the canonical CIDR text; ``data`` is Go's ``big.Int.Bytes()`` of the
+    bitmap: big-endian, no leading zero bytes, offset ``i`` is bit ``i % 8`` of byte
+    ``len(data) - 1 - i // 8``, address ``network + 1 + i``.
+    """
+
+    range: str
+    data: bytes = b""
+
+    def to_dict(self) -> dict[str, str]:
+        """The JSON form kube-apiserver uses: ``{"range": ..., "data": <base64>}``."""
+        return {"range": self.range, "data": _base64.b64encode(self.data).decode("ascii")}
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, str]) -> RangeAllocation:
+        """Read the JSON form (``data`` base64, absent or empty for an empty bitmap)."""
+        return cls(obj["range"], _base64.b64decode(obj.get("data") or "", validate=True))
+
+    def __repr__(self) -> str:
+        return f"RangeAllocation(range={self.range!r}, data={self.data!r})"
+
+
+# --- the allocator -----------------------------------------------------------------------
+class ServiceIPAllocator:
+    """ClusterIPs from one Service range, with kube-apiserver's rules for ``version``.
+
+    Args:
+        cidr: the range, e.g. ``"10.96.0.0/12"`` (host bits are cleared, as upstream).
+        version: Kubernetes minor version (``"1.16"`` ... newest); ``None`` is the newest.
+        rng: the random generator of ``allocate_next``; a fresh ``random.Random()`` when
+            ``None``. The allocator draws from it only in ``allocate_next``.
+        static_subrange: ``ServiceIPStaticSubrange`` on or off; ``None`` is the
+            release's default (on from 1.25).
+
+    Raises:
+        InvalidAddressError: ``cidr`` is not a CIDR.
+        ConfigError: the release cannot serve this range (IPv6 shorter than /64 from
+            1.33: ``shortest allowed prefix length for service CIDR is 64, got <n>``).
+    """
+
+    __slots__ = (
+        "_alloc_random",
+        "_base",
+        "_bitmap",
+        "_family",
+        "_getrandbits",
+        "_ipver",
+        "_offset",
+        "_pool",
+        "_profile",
+        "_rng",
+        "_size",
+    )
+
+    def __init__(
+        self,
+        cidr: str | _netaddr.IPNetwork | CIDRPool,
+        *,
+        version: str | None = None,
+        rng: _random.Random | None = None,
+        static_subrange: bool | None = None,
+    ) -> None:
+        pool = CIDRPool(cidr)
+        profile = Profile.for_version(version)
+        family = pool.family
+        host_bits = pool.host_bits
+        shortest = profile.min_ipv6_service_prefix
+        if family is IPFamily.IPv6 and shortest is not None and pool.prefixlen < shortest:
+            raise ConfigError(
+                f"shortest allowed prefix length for service CIDR is {shortest}, "
+                f"got {pool.prefixlen}",
+                hint=f"Kubernetes {profile.version} serves IPv6 Service ranges of "
+                f"/{shortest} or longer; use e.g. {pool.cidr.split('/')[0]}/108",
+            )
+        if static_subrange is None:
+            static_subrange = profile.static_subrange_default
+        size = usable_size(host_bits, family, profile)
+        self._pool = pool
+        self._profile = profile
+        self._family = family
+        self._ipver = family.version
+        self._base = pool.first + 1
+        self._size = size
+        self._offset = range_offset(host_bits, family) if static_subrange else 0
+        self._rng = rng if rng is not None else _random.Random()
+        self._getrandbits = self._rng.getrandbits
+        self._set_bitmap(AllocationBitmap(size, RandomScan(self._offset, self._rng)))
+
+    def _set_bitmap(self, bitmap: AllocationBitmap) -> None:
+        self._bitmap = bitmap
+        self._alloc_random = bitmap.random_allocator(self._offset, self._rng)
+
+    # --- views ----------------------------------------------------------------------
+    @property
+    def pool(self) -> CIDRPool:
+        """The range as a ``CIDRPool``."""
+        return self._pool
+
+    @property
+    def family(self) -> IPFamily:
+        """The range's IP family."""
+        return self._family
+
+    @property
+    def profile(self) -> Profile:
+        """The release whose rules apply."""
+        return self._profile
+
+    @property
+    def size(self) -> int:
+        """Number of allocatable addresses (upstream ``max``)."""
+        return self._size
+
+    @property
+    def static_size(self) -> int:
+        """Size of the static lower band (``calculateRangeOffset``; 0 when off)."""
+        return self._offset
+
+    @property
+    def free(self) -> int:
+        """Addresses not allocated: ``size - used``."""
+        return self._size - self._bitmap.count
+
+    @property
+    def used(self) -> int:
+        """Addresses allocated."""
+        return self._bitmap.count
+
+    @property
+    def first(self) -> int:
+        """The first usable address as an int (network + 1; offset 0)."""
+        return self._base
+
+    def __len__(self) -> int:
+        return self._bitmap.count
+
+    # --- errors ---------------------------------------------------------------------
+    def _usable_text(self) -> str:
+        if self._size == 0:
+            return f"{self._pool.cidr} has no usable address"
+        first = format_ip(self._base, self._family)
+        last = format_ip(self._base + self._size - 1, self._family)
+        return f"usable addresses of {self._pool.cidr} are {first} to {last}"
+
+    def _not_in_range(self, value: int, family: IPFamily) -> NotInRangeError:
+        """The release's answer to ``allocate`` of an address it cannot serve (§1.14)."""
+        pool = self._pool
+        hint = self._usable_text()
+        if self._profile.allocator != "bitmap":
+            # 1.33+: the ServiceCIDR lookup runs first; it excludes the network address
+            # and the IPv4 broadcast (servicecidr.PrefixContainsIP, §1.12, §1.12a).
+            inside = (
+                pool.contains_int(value, family)
+                and value != pool.first
+                and (family is IPFamily.IPv6 or value != pool.last)
+            )
+            if not inside:
+                return NotInRangeError(_MISMATCHED, hint=hint)
+        if self._profile.not_in_range_style == "short":
+            message = (
+                f"provided IP is not in the valid range. The range of valid IPs is {pool.cidr}"
+            )
+        else:
+            message = (
+                f"the provided IP ({format_ip(value, family)}) is not in the valid range. "
+                f"The range of valid IPs is {pool.cidr}"
+            )
+        return NotInRangeError(message, hint=hint)
+
+    def _full_error(self) -> RangeFullError:
+        return RangeFullError(
+            _FULL,
+            hint=f"all {self._size} usable addresses of {self._pool.cidr} are allocated; "
+            "release one or use a larger range",
+        )
+
+    def _offset_of(self, ip: object) -> int:
+        """The bitmap offset of ``ip``, or -1 when it is outside the usable range."""
+        if type(ip) is _IPAddress:
+            value, version = _get_ip(ip)
+            if version == self._ipver:
+                offset = value - self._base
+                return offset if 0 <= offset < self._size else -1
+        value, family = parse_ip(ip)
+        if family is not self._family:
+            return -1
+        offset = value - self._base
+        return offset if 0 <= offset < self._size else -1
+
+    # --- allocation -----------------------------------------------------------------
+    def allocate(self, ip: str | _netaddr.IPAddress) -> _netaddr.IPAddress:
+        """Reserve ``ip`` (a static allocation; either band is allowed, §1.7).
+
+        Returns:
+            The address as a fresh ``IPAddress``.
+
+        Raises:
+            InvalidAddressError: ``ip`` is not an IP address.
+            NotInRangeError: ``ip`` is not a usable address of the range; the text is
+                the release's (§1.14).
+            AlreadyAllocatedError: ``provided IP is already allocated`` (also when the
+                range is full: a specific request never sees ``range is full``).
+        """
+        if type(ip) is _IPAddress:
+            value, version = _get_ip(ip)
+            if version != self._ipver:
+                value, family = parse_ip(ip)  # IPv4-mapped IPv6, or the other family
+            else:
+                family = self._family
+        else:
+            value, family = parse_ip(ip)
+        offset = value - self._base
+        if family is not self._family or not 0 <= offset < self._size:
+            raise self._not_in_range(value, family)
+        if not self._bitmap.allocate(offset):
+            raise AlreadyAllocatedError(
+                _ALLOCATED, hint=f"{format_ip(value, family)} is in use; release it first"
+            )
+        new = _new_ip(_IPAddress)
+        _set_ip(new, (value, self._ipver))
+        return new
+
+    def allocate_next(self) -> _netaddr.IPAddress:
+        """Reserve a free address: random in the dynamic band, then the static band.
+
+        Returns:
+            The address as a fresh ``IPAddress``.
+
+        Raises:
+            RangeFullError: ``range is full`` (no random number is drawn).
+        """
+        offset = self._alloc_random()
+        if offset < 0:
+            raise self._full_error()
+        new = _new_ip(_IPAddress)
+        _set_ip(new, (self._base + offset, self._ipver))
+        return new
+
+    def release(self, ip: str | _netaddr.IPAddress) -> None:
+        """Free ``ip``; a no-op when it is not allocated or not in the range (§1.8).
+
+        Raises:
+            InvalidAddressError: ``ip`` is not an IP address.
+        """
+        # _offset_of inlined for netaddr input (W4 release target, bench_service_ips.py)
+        if type(ip) is _IPAddress:
+            value, version = _get_ip(ip)
+            if version == self._ipver:
+                offset = value - self._base
+                if 0 <= offset < self._size:
+                    self._bitmap.release(offset)
+                return
+        offset = self._offset_of(ip)
+        if offset >= 0:
+            self._bitmap.release(offset)
+
+    def __contains__(self, ip: object) -> bool:
+        """Whether ``ip`` is allocated (upstream ``Has``); False outside the range."""
+        # _offset_of inlined for netaddr input (W6 membership target, bench_service_ips.py)
+        if type(ip) is _IPAddress:
+            value, version = _get_ip(ip)
+            if version == self._ipver:
+                offset = value - self._base
+                return 0 <= offset < self._size and offset in self._bitmap
+        offset = self._offset_of(ip)
+        return offset >= 0 and offset in self._bitmap
+
+    def __iter__(self) -> Iterator[_netaddr.IPAddress]:
+        """The allocated addresses, ascending, as fresh ``IPAddress`` objects."""
+        base = self._base
+        ipver = self._ipver
+        for offset in self._bitmap:
+            new = _new_ip(_IPAddress)
+            _set_ip(new, (base + offset, ipver))
+            yield new
+
+    # --- int-level twins (for callers that already hold address ints) -------------------
+    def in_range_int(self, value: int) -> bool:
+        """Whether the address int ``value`` (of this range's family) is usable."""
+        return 0 <= value - self._base < self._size
+
+    def has_int(self, value: int) -> bool:
+        """Whether the address int ``value`` is allocated."""
+        offset = value - self._base
+        return 0 <= offset < self._size and offset in self._bitmap
+
+    def allocate_int(self, value: int) -> None:
+        """``allocate`` for an address int of this range's family; same errors."""
+        offset = value - self._base
+        if not 0 <= offset < self._size:
+            raise self._not_in_range(value, self._family)
+        if not self._bitmap.allocate(offset):
+            raise AlreadyAllocatedError(
+                _ALLOCATED, hint=f"{format_ip(value, self._family)} is in use; release it first"
+            )
+
+    def allocate_next_int(self) -> int:
+        """``allocate_next`` returning the address as an int; same errors."""
+        offset = self._alloc_random()
+        if offset < 0:
+            raise self._full_error()
+        return self._base + offset
+
+    def release_int(self, value: int) -> bool:
+        """``release`` of an address int; True when it was allocated and is now free."""
+        offset = value - self._base
+        return 0 <= offset < self._size and self._bitmap.release(offset)
+
+    def iter_ints(self) -> Iterator[int]:
+        """The allocated addresses as ints, ascending."""
+        base = self._base
+        return (base + offset for offset in self._bitmap)
+
+    # --- snapshots --------------------------------------------------------------------
+    def _check_encodable(self) -> None:
+        if self._size > MAX_ENCODED_SIZE:
+            raise DualStackError(
+                f"no RangeAllocation bitmap encodes {self._pool.cidr}: {self._size} usable "
+                f"addresses, at most {MAX_ENCODED_SIZE}",
+                hint="use a range of at most 2^24 usable addresses (IPv4 /8, IPv6 /104) "
+                "or the Cluster snapshot format",
+            )
+
+    def snapshot(self) -> RangeAllocation:
+        """The state as kube-apiserver's ``RangeAllocation`` (§1.9).
+
+        Raises:
+            DualStackError: the range has more than 2^24 usable addresses (§1.14).
+        """
+        self._check_encodable()
+        return RangeAllocation(self._pool.cidr, self._bitmap.to_k8s_bytes())
+
+    def restore(self, snapshot: RangeAllocation) -> None:
+        """Replace the state by ``snapshot``'s; the random generator is kept.
+
+        Unlike upstream, data with a bit at or past ``size`` is refused (upstream keeps
+        such bits, counts them as used and can answer ``range is full`` early, §1.9).
+
+        Raises:
+            InvalidAddressError: ``snapshot.range`` is not a CIDR.
+            MismatchedNetworkError: ``the provided network does not match the current
+                range``.
+            DualStackError: the range has no bitmap encoding, or ``data`` sets a bit
+                outside the usable range.
+        """
+        self._check_encodable()
+        first, prefixlen, family = parse_cidr(snapshot.range)
+        pool = self._pool
+        if (family, first, prefixlen) != (pool.family, pool.first, pool.prefixlen):
+            raise MismatchedNetworkError(
+                _MISMATCHED,
+                hint=f"the snapshot is of {snapshot.range!r}, this allocator serves {pool.cidr}",
+            )
+        try:
+            bitmap = AllocationBitmap.from_k8s_bytes(
+                bytes(snapshot.data), self._size, self._bitmap.strategy
+            )
+        except ValueError:
+            top = int.from_bytes(snapshot.data, "big").bit_length() - 1
+            raise DualStackError(
+                f"RangeAllocation data for {pool.cidr} sets offset {top} "
+                f"({format_ip(self._base + top, self._family)}), but only offsets 0 to "
+                f"{self._size - 1} are usable",
+                hint="kube-apiserver would keep such bits and count them as used; "
+                "clear them or restore into the range that wrote the snapshot",
+            ) from None
+        self._set_bitmap(bitmap)
+
+    @classmethod
+    def from_snapshot(
+        cls,
+        snapshot: RangeAllocation,
+        *,
+        version: str | None = None,
+        rng: _random.Random | None = None,
+        static_subrange: bool | None = None,
+    ) -> ServiceIPAllocator:
+        """A new allocator over ``snapshot.range`` holding ``snapshot``'s allocations.
+
+        Raises:
+            InvalidAddressError, ConfigError, DualStackError: as the constructor and
+                ``restore``.
+        """
+        allocator = cls(snapshot.range, version=version, rng=rng, static_subrange=static_subrange)
+        allocator.restore(snapshot)
+        return allocator
+
+    def copy(self, *, rng: _random.Random | None = None) -> ServiceIPAllocator:
+        """An independent copy; its generator is ``rng`` or a copy of this one's state."""
+        other = object.__new__(ServiceIPAllocator)
+        for name in ("_pool", "_profile", "_family", "_ipver", "_base", "_size", "_offset"):
+            object.__setattr__(other, name, getattr(self, name))
+        if rng is None:
+            rng = _random.Random()
+            rng.setstate(self._rng.getstate())
+        other._rng = rng
+        other._getrandbits = rng.getrandbits
+        bitmap = self._bitmap.copy()
+        bitmap.strategy = RandomScan(self._offset, rng)
+        other._set_bitmap(bitmap)
+        return other
+
+    def __repr__(self) -> str:
+        return (
+            f"<ServiceIPAllocator {self._pool.cidr} version={self._profile.version} "
+            f"used={self.used}/{self._size} static_size={self._offset}>"
+        )
