@@ -24,6 +24,8 @@ LAYERS: dict[str, int] = {
     "profiles": 1,
     "pools": 2,
     "bitmap": 2,
+    "_k8sproto": 2,  # RangeAllocation wire forms: pure codecs over errors
+    "_svgmap": 2,  # SVG rendering: pure functions, imports nothing from dualstack
     "service_ips": 3,
     "node_cidrs": 3,
     "pod_ips": 3,
@@ -35,6 +37,7 @@ LAYERS: dict[str, int] = {
     "strategies": 5,
     "cluster": 6,
     "snapshot": 6,
+    "_statefile": 6,  # the command's state file, under cli
     "cli": 7,
     "__main__": 7,
 }
