@@ -1,0 +1,202 @@
+"""AllocationBitmap, RandomScan, NextFit and randbelow (service-ips.md §1.6, §1.9)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dualstack.bitmap import AllocationBitmap, NextFit, RandomScan, randbelow
+from dualstack.errors import RangeFullError
+
+
+@given(st.integers(1, 2**70), st.integers(0, 2**32))
+def test_randbelow_equals_random_randrange_value_and_state(n, seed):
+    ours, theirs = random.Random(seed), random.Random(seed)
+    assert randbelow(ours, n) == theirs.randrange(n)
+    assert ours.getstate() == theirs.getstate()
+
+
+def test_allocate_release_membership_count():
+    b = AllocationBitmap(100)
+    assert b.allocate(5) and not b.allocate(5)
+    assert 5 in b and 6 not in b and -1 not in b and 1000 not in b
+    assert (b.count, b.free, len(b)) == (1, 99, 1)
+    assert b.release(5) and not b.release(5) and not b.release(1000) and not b.release(-3)
+    assert b.count == 0
+
+
+@pytest.mark.parametrize("offset", [-1, 100, 10**6], ids=["negative", "size", "far"])
+def test_allocate_out_of_range_raises_index_error_and_changes_nothing(offset):
+    b = AllocationBitmap(100)
+    with pytest.raises(IndexError):
+        b.allocate(offset)
+    assert b.count == 0 and list(b) == []
+
+
+@pytest.mark.parametrize(
+    ("taken", "lo", "hi", "expected"),
+    [
+        ([], 0, 10, 0),
+        ([0, 1, 2], 0, 10, 3),
+        (list(range(8)), 0, 10, 8),
+        (list(range(16)), 3, 16, -1),
+        (list(range(16)), 3, 17, 16),
+        ([5], 5, 6, -1),
+        (list(range(70000)), 0, 70001, 70000),
+        (list(range(65536)), 100, 65537, 65536),
+    ],
+    ids=["empty", "prefix", "byte", "none", "next-byte", "single", "cross-chunk", "chunk-end"],
+)
+def test_first_free_table(taken, lo, hi, expected):
+    b = AllocationBitmap(1 << 20)
+    for o in taken:
+        b.allocate(o)
+    assert b.first_free(lo, hi) == expected
+
+
+def test_storage_is_lazy_for_huge_sizes():
+    b = AllocationBitmap(2**64)
+    assert b.allocate(2**63 + 5) and (2**63 + 5) in b
+    assert b.first_free(2**63 + 5, 2**64) == 2**63 + 6
+    assert list(b) == [2**63 + 5] and b.highest() == 2**63 + 5
+
+
+def test_iteration_ascending_across_chunks_and_highest():
+    b = AllocationBitmap(300000)
+    offsets = [299999, 0, 7, 8, 65535, 65536, 131072]
+    for o in offsets:
+        b.allocate(o)
+    assert list(b) == sorted(offsets)
+    assert b.highest() == 299999
+    assert AllocationBitmap(10).highest() == -1
+
+
+def test_copy_is_independent():
+    b = AllocationBitmap(50)
+    b.allocate(3)
+    c = b.copy()
+    c.allocate(4)
+    b.release(3)
+    assert list(b) == [] and list(c) == [3, 4]
+
+
+# --- encoding (§1.9) ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("offsets", "data"),
+    [
+        ([], b""),
+        ([0], b"\x01"),
+        ([9], b"\x02\x00"),
+        ([0, 9], b"\x02\x01"),
+        ([0, 253], b"\x20" + bytes(30) + b"\x01"),
+        ([65534], b"\x40" + bytes(8191)),
+        ([70000], (1 << 70000).to_bytes(70000 // 8 + 1, "big")),
+    ],
+    ids=["empty", "0", "9", "0+9", "0+253", "65534", "cross-chunk"],
+)
+def test_k8s_bytes_big_endian_no_leading_zeros(offsets, data):
+    b = AllocationBitmap(1 << 17)
+    for o in offsets:
+        b.allocate(o)
+    assert b.to_k8s_bytes() == data
+    back = AllocationBitmap.from_k8s_bytes(b"\x00\x00" + data, 1 << 17)
+    assert list(back) == offsets and back.count == len(offsets)
+
+
+def test_from_k8s_bytes_bit_past_size_raises_value_error():
+    with pytest.raises(ValueError, match="bit 10 is set"):
+        AllocationBitmap.from_k8s_bytes((1 << 10).to_bytes(2, "big"), 10)
+
+
+@given(st.sets(st.integers(0, 200000), max_size=300))
+def test_k8s_bytes_equal_big_int_of_offsets(offsets):
+    b = AllocationBitmap(200001)
+    for o in offsets:
+        b.allocate(o)
+    number = sum(1 << o for o in offsets)
+    assert b.to_k8s_bytes() == number.to_bytes((number.bit_length() + 7) // 8, "big")
+    back = AllocationBitmap.from_k8s_bytes(b.to_k8s_bytes(), 200001)
+    assert set(back) == offsets and back.count == len(offsets)
+    for o in offsets:
+        assert back.first_free(o, o + 1) == -1
+
+
+# --- strategies (§1.6) ---------------------------------------------------------------------------
+@st.composite
+def random_scan_cases(draw):
+    size = draw(st.integers(0, 3000))
+    reserved = draw(st.integers(0, size + 5))
+    taken = draw(st.sets(st.integers(0, max(size - 1, 0)), max_size=size)) if size else set()
+    fill_band = draw(st.booleans())
+    if fill_band and size:
+        taken |= set(range(min(reserved, size), size))  # dynamic band full
+    return size, reserved, taken, draw(st.integers(0, 2**32))
+
+
+def _with(size, taken, strategy):
+    b = AllocationBitmap(size, strategy)
+    for o in taken:
+        b.allocate(o)
+    return b
+
+
+@given(random_scan_cases(), st.integers(1, 5))
+def test_fused_random_allocate_equals_randomscan_next_then_allocate(case, steps):
+    size, reserved, taken, seed = case
+    ref_rng, rng_a, rng_b = random.Random(seed), random.Random(seed), random.Random(seed)
+    ref = _with(size, taken, RandomScan(reserved, ref_rng))
+    fused = _with(size, taken, RandomScan(reserved, rng_a))
+    closure_map = _with(size, taken, RandomScan(reserved, rng_b))
+    closure = closure_map.random_allocator(reserved, rng_b)
+    for _ in range(steps):
+        expected = ref.strategy.next(ref)
+        if expected >= 0:
+            ref.allocate(expected)
+        assert fused.allocate_random(reserved, rng_a.getrandbits) == expected
+        assert closure() == expected
+        assert ref_rng.getstate() == rng_a.getstate() == rng_b.getstate()
+    assert list(ref) == list(fused) == list(closure_map)
+
+
+def test_random_scan_fills_upper_band_first_then_lower():
+    b = AllocationBitmap(100, RandomScan(20, random.Random(1)))
+    order = [b.allocate_next() for _ in range(100)]
+    assert sorted(order[:80]) == list(range(20, 100))
+    assert sorted(order[80:]) == list(range(20))
+
+
+def test_random_scan_full_raises_and_draws_nothing():
+    rng = random.Random(3)
+    b = AllocationBitmap(10, RandomScan(4, rng))
+    for _ in range(10):
+        b.allocate_next()
+    state = rng.getstate()
+    with pytest.raises(RangeFullError, match=r"^range is full$"):
+        b.allocate_next()
+    assert b.allocate_random(4, rng.getrandbits) == -1
+    assert b.random_allocator(4, rng)() == -1
+    assert rng.getstate() == state and b.count == 10
+
+
+def test_random_scan_reserved_beyond_size_uses_lower_band_only():
+    b = AllocationBitmap(5, RandomScan(50, random.Random(0)))
+    assert sorted(b.allocate_next() for _ in range(5)) == [0, 1, 2, 3, 4]
+
+
+def test_random_scan_empty_bitmap_is_full():
+    with pytest.raises(RangeFullError):
+        AllocationBitmap(0, RandomScan(0, random.Random(0))).allocate_next()
+
+
+def test_next_fit_rotates_and_wraps():
+    b = AllocationBitmap(5, NextFit(3))
+    assert [b.allocate_next() for _ in range(5)] == [3, 4, 0, 1, 2]
+    b.release(1)
+    b.release(4)
+    assert b.allocate_next() == 4  # the cursor is at 3, which is taken
+    assert b.allocate_next() == 1
+    with pytest.raises(RangeFullError):
+        b.allocate_next()
