@@ -393,8 +393,8 @@ def test_egress_policy_go_quoting_in_cidr_message():
 
 
 def test_egress_policy_ipv6_entries_canonicalised():
-    policy = EgressPolicy(non_masquerade_cidrs=["FD00:0:0::/8", "10.0.0.0/08"])
-    assert policy.non_masquerade_cidrs == ("fd00::/8", "10.0.0.0/8")
+    policy = EgressPolicy(non_masquerade_cidrs=["FD00:0:0::/8", "2001:DB8:0:0::/32"])
+    assert policy.non_masquerade_cidrs == ("fd00::/8", "2001:db8::/32")
 
 
 def test_egress_policy_netaddr_and_pool_entries_accepted():
