@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dualstack.bitmap import AllocationBitmap, NextFit, RandomScan, randbelow
+from dualstack.bitmap import AllocationBitmap, NextFit, RandomScan, _SparseBitmap, randbelow
 from dualstack.errors import RangeFullError
 
 
@@ -200,3 +200,46 @@ def test_next_fit_rotates_and_wraps():
     assert b.allocate_next() == 1
     with pytest.raises(RangeFullError):
         b.allocate_next()
+
+
+# --- sparse storage (more than 2^24 offsets) ---------------------------------------------------
+def test_huge_bitmap_uses_sparse_storage_with_same_api():
+    b = AllocationBitmap(2**64, RandomScan(256, random.Random(1)))
+    assert isinstance(b, AllocationBitmap) and type(b) is _SparseBitmap
+    offsets = [b.allocate_next() for _ in range(50)]
+    assert all(256 <= o < 2**64 for o in offsets)
+    assert list(b) == sorted(offsets) and b.count == 50 and b.highest() == max(offsets)
+    c = b.copy()
+    c.release(offsets[0])
+    assert offsets[0] in b and offsets[0] not in c
+    assert type(AllocationBitmap(2**24)) is AllocationBitmap
+
+
+def test_sparse_k8s_bytes_round_trip_and_stray_bit():
+    b = AllocationBitmap(2**24 + 10)
+    for o in (0, 9, 2**24 + 9):
+        b.allocate(o)
+    data = b.to_k8s_bytes()
+    assert int.from_bytes(data, "big") == 1 | 1 << 9 | 1 << (2**24 + 9)
+    back = AllocationBitmap.from_k8s_bytes(data, 2**24 + 10)
+    assert type(back) is _SparseBitmap and list(back) == [0, 9, 2**24 + 9]
+    with pytest.raises(ValueError, match="is set but"):
+        AllocationBitmap.from_k8s_bytes(data, 2**24 + 9)
+
+
+@given(random_scan_cases(), st.lists(st.integers(0, 3100), max_size=20))
+def test_sparse_storage_behaves_like_dense(case, releases):
+    size, reserved, taken, seed = case
+    rng_d, rng_s = random.Random(seed), random.Random(seed)
+    dense = _with(size, taken, RandomScan(reserved, rng_d))
+    sparse = _SparseBitmap(size, RandomScan(reserved, rng_s))
+    for o in taken:
+        sparse.allocate(o)
+    closure = sparse.random_allocator(reserved, rng_s)
+    for o in releases:
+        assert dense.release(o) == sparse.release(o)
+        assert dense.allocate_random(reserved, rng_d.getrandbits) == closure()
+        assert dense.first_free(o, size) == sparse.first_free(o, size)
+    assert list(dense) == list(sparse) and dense.count == sparse.count
+    assert dense.to_k8s_bytes() == sparse.to_k8s_bytes()
+    assert rng_d.getstate() == rng_s.getstate()
