@@ -193,7 +193,8 @@ def render_svg(
         f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="13">',
         f"<title>{escape(heading)}</title>",
         "<style>",
-        ".cell{stroke:none}",
+        # A hairline between large cells; none where cells are a few pixels wide.
+        ".cell{stroke:#ffffff;stroke-width:0.04}" if cell_px >= 6 else ".cell{stroke:none}",
         *(f".{kind}{{fill:{colour}}}" for kind, (colour, _) in KINDS.items()),
         "</style>",
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>',

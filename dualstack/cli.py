@@ -294,7 +294,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = _HANDLERS[args.command]
         return handler(args, flags)
     except _CommandError as failure:
-        _print_error(command if failure.code != EXIT_USAGE else "dualstack", str(failure))
+        message = str(failure)
+        if failure.code == EXIT_USAGE and "--help" not in message:
+            message += f" (see '{command} --help')"
+        _print_error(command, message)
         return failure.code
     except DualStackError as error:
         _print_error(command, _one_line(error))
@@ -1180,7 +1183,9 @@ def _cmd_map(args: argparse.Namespace, flags: list[str]) -> int:
         canonical, count, cells, title=heading, unit=unit, per_cell=per_cell, cell_labels=labels
     )
     _write_svg(args.output, svg)
-    print(f"wrote {args.output}: {count} cells, one per {per_cell} {unit}(s)")
+    plural = unit + ("es" if unit.endswith("s") else "s")
+    each = f"one per {unit}" if per_cell == 1 else f"one per {per_cell} {plural}"
+    print(f"wrote {args.output}: {count} cells, {each}")
     return EXIT_OK
 
 
