@@ -297,7 +297,7 @@ def _load_document(text: str | bytes) -> object:
     if not stripped:
         return None  # an empty document is JSON null: the defaults
     try:
-        return json.loads(stripped)
+        return json.loads(stripped, parse_float=_JSONFloat, parse_constant=_no_constant)
     except ValueError as exc:
         # The agent's YAML-to-JSON step passes anything that looks like JSON straight
         # to the JSON decoder, so a broken JSON object is a JSON error, not YAML.
@@ -405,10 +405,34 @@ def _config_kwargs(document: object) -> dict[str, Any]:
     return kwargs
 
 
+class _JSONFloat(float):
+    """A JSON number written with a fraction or exponent, keeping its text.
+
+    Go's decoder refuses such a literal for an int field, even ``64.0``, and names the
+    literal in its message.
+    """
+
+    __slots__ = ("literal",)
+    literal: str
+
+    def __new__(cls, literal: str) -> _JSONFloat:
+        number = super().__new__(cls, literal)
+        number.literal = literal
+        return number
+
+
+def _no_constant(name: str) -> object:
+    # Python's json accepts NaN and Infinity; Go's (and JSON itself) does not.
+    raise ValueError(f"invalid character {name[0]!r} looking for beginning of value")
+
+
 def _int_value(value: object, key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _type_error(_json_kind(value), key, "int")
+    if isinstance(value, _JSONFloat):
+        raise _type_error(f"number {value.literal}", key, "int")
     if isinstance(value, float):
+        # A YAML float reaches Go's JSON decoder re-encoded in its shortest form.
         if not math.isfinite(value) or value != int(value):
             raise _type_error(f"number {value}", key, "int")
         value = int(value)

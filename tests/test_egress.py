@@ -737,3 +737,27 @@ def test_egress_policy_from_config_without_pyyaml_yaml_raises_json_still_works(m
         EgressPolicy.from_config("masqLinkLocal: true\n")
     assert EgressPolicy.from_config('{"masqLinkLocal": true}').masq_link_local is True
     assert EgressPolicy.from_config("") == EgressPolicy()
+
+
+@pytest.mark.parametrize(
+    "literal", ["64.0", "1e2", "6.4E1"], ids=["point-zero", "exp", "upper-exp"]
+)
+def test_egress_policy_from_config_json_float_literal_for_int_raises_naming_literal(literal):
+    with pytest.raises(ConfigError) as info:
+        EgressPolicy.from_config(f'{{"cidrLimit": {literal}}}')
+    assert _message(info) == (
+        f"json: cannot unmarshal number {literal} into Go struct field "
+        "MasqConfig.cidrLimit of type int"
+    )
+
+
+@needs_yaml
+def test_egress_policy_from_config_yaml_integral_float_accepted_as_int():
+    # The YAML-to-JSON step re-encodes 64.0 as 64, which Go's int field accepts.
+    assert EgressPolicy.from_config("cidrLimit: 64.0\n").cidr_limit == 64
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_egress_policy_from_config_json_non_finite_constant_is_syntax_error(constant):
+    with pytest.raises(ConfigError, match="as JSON"):
+        EgressPolicy.from_config(f'{{"cidrLimit": {constant}}}')
