@@ -159,7 +159,7 @@ class EgressPolicy:
     cidr_limit: int
     nomasq_all_reserved_ranges: bool = field(compare=False)
     resync_interval: datetime.timedelta
-    _pools: tuple[CIDRPool, ...] = field(compare=False)
+    _pools: tuple[CIDRPool, ...] = field(init=False, compare=False)
 
     def __init__(
         self,

@@ -761,3 +761,20 @@ def test_egress_policy_from_config_yaml_integral_float_accepted_as_int():
 def test_egress_policy_from_config_json_non_finite_constant_is_syntax_error(constant):
     with pytest.raises(ConfigError, match="as JSON"):
         EgressPolicy.from_config(f'{{"cidrLimit": {constant}}}')
+
+
+def test_egress_policy_pickle_copy_and_replace_keep_behaviour():
+    import copy
+    import pickle
+
+    policy = EgressPolicy(non_masquerade_cidrs=["10.244.0.0/16", "fd00::/8"])
+    for clone in (pickle.loads(pickle.dumps(policy)), copy.copy(policy), copy.deepcopy(policy)):
+        assert clone == policy
+        assert clone.should_masquerade("10.244.0.1") is False
+        assert clone.should_masquerade("fd00::1") is False
+    changed = dataclasses.replace(policy, masq_link_local=True)
+    assert changed.masq_link_local is True
+    assert changed.non_masquerade_cidrs == policy.non_masquerade_cidrs
+    assert changed.should_masquerade("169.254.0.1") is True
+    with pytest.raises(ConfigError, match="not aligned"):
+        dataclasses.replace(policy, non_masquerade_cidrs=("10.0.0.1/8",))
