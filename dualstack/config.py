@@ -253,13 +253,18 @@ class ClusterConfig:
         for text in values.get_all("feature-gates"):
             pairs, problem = rules.parse_feature_gates(text)
             gates.extend(pairs)
+            prefix = f'invalid argument "{text}" for "--feature-gates" flag: '
             if problem is not None:
                 gate_errors.append(
                     with_hint(
-                        f'invalid argument "{text}" for "--feature-gates" flag: {problem}',
+                        prefix + problem,
                         "give name=true or name=false pairs separated by commas",
                     )
                 )
+                continue
+            # pflag wraps what featureGate.Set returns, unknown and locked gates included.
+            _, resolve_errors, _ = rules.resolve_gates(dict(pairs), profile)
+            gate_errors.extend(prefix + message for message in resolve_errors)
         allocate_text = values.get("allocate-node-cidrs")
         allocate = True
         if allocate_text is not None:
@@ -295,7 +300,8 @@ class ClusterConfig:
         profile = inputs.profile
         requested = dict(inputs.gates)
         gates, gate_errors, ignored = rules.resolve_gates(requested, profile)
-        all_gate_errors = [*inputs.gate_errors, *gate_errors]
+        # from_flags reports the resolution errors itself, wrapped as pflag wraps them.
+        all_gate_errors = list(inputs.gate_errors) or gate_errors
         if all_gate_errors:
             # Both components stop while parsing their flags: nothing else is checked.
             raise ConfigError(all_gate_errors)

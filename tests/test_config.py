@@ -1,0 +1,881 @@
+"""Tests of dualstack.config: ClusterConfig, from_flags, capacity and check_components.
+
+Error lists are compared on the upstream part of each entry (before " — "), in the order
+of node-and-pod-ips.md §2.0: kube-apiserver's errors, then kube-controller-manager's
+option errors, then its first start-up error. Properties tie the capacity numbers to the
+allocators (NodeCIDRAllocator, ServiceIPAllocator, PodIPAllocator).
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from dualstack.config import Capacity, ClusterConfig, FamilyCapacity, Finding, check_components
+from dualstack.errors import ConfigError
+from dualstack.families import IPFamily
+from dualstack.node_cidrs import NodeCIDRAllocator
+from dualstack.pod_ips import PodIPAllocator
+from dualstack.pools import CIDRPool
+from dualstack.service_ips import ServiceIPAllocator
+
+V4 = IPFamily.IPv4
+V6 = IPFamily.IPv6
+SEP = " — "
+
+CONTROLLER_TEXT = (
+    "Controller: Invalid --cluster-cidr, mask size of cluster CIDR must be less than or "
+    "equal to --node-cidr-mask-size configured for CIDR family"
+)
+CONTROLLER_TEXT_116 = (
+    "Controller: Invalid --cluster-cidr, mask size of cluster CIDR must be less than "
+    "--node-cidr-mask-size"
+)
+TOO_BIG = "New CIDR set failed; the node CIDR size is too big"
+TOO_LARGE_V4 = (
+    "specified --service-cluster-ip-range is too large; for 32-bit addresses, "
+    "the mask must be >= 12"
+)
+TOO_LARGE_V6_SECONDARY = (
+    "specified --service-cluster-ip-range[1] is too large; for 128-bit addresses, "
+    "the mask must be >= 108"
+)
+SAME_FAMILY = (
+    "--service-cluster-ip-range[0] and --service-cluster-ip-range[1] "
+    "must be of different IP family"
+)
+KCM_SAME_FAMILY = (
+    "serviceCIDR and secondaryServiceCIDR are not dualstack (from different IPfamiles)"
+)
+
+
+def errors_of(excinfo: pytest.ExceptionInfo[ConfigError]) -> list[str]:
+    for message in excinfo.value.errors:
+        assert SEP in message, f"no hint: {message}"
+    return [m.split(SEP)[0] for m in excinfo.value.errors]
+
+
+def from_flags(*flags: str, version: str | None = None) -> ClusterConfig:
+    return ClusterConfig.from_flags(list(flags), version=version)
+
+
+# -- accepted configurations -------------------------------------------------------------
+
+
+def test_cluster_config_dual_stack_defaults_accepted():
+    config = ClusterConfig(
+        cluster_cidrs=["10.244.0.0/16", "fd00:10:244::/56"],
+        service_cidrs="10.96.0.0/16,fd00:10:96::/112",
+    )
+    assert config.cluster_cidrs == ("10.244.0.0/16", "fd00:10:244::/56")
+    assert config.service_cidrs == ("10.96.0.0/16", "fd00:10:96::/112")
+    assert config.families == (V4, V6)
+    assert config.default_family is V4
+    assert config.is_dual_stack
+    assert config.node_mask_size(V4) == 24
+    assert config.node_mask_size("IPv6") == 64
+    assert config.profile.version == config.version
+
+
+def test_cluster_config_order_is_kept_and_host_bits_cleared():
+    config = ClusterConfig(
+        cluster_cidrs="fd00:10:244::5/56,10.244.3.4/16",
+        service_cidrs=["fd00:10:96::1/112", "10.96.7.7/16"],
+    )
+    assert config.cluster_cidrs == ("fd00:10:244::/56", "10.244.0.0/16")
+    assert config.service_cidrs == ("fd00:10:96::/112", "10.96.0.0/16")
+    assert config.families == (V6, V4)
+    assert config.pod_families == (V6, V4)
+    assert config.default_family is V6
+
+
+def test_cluster_config_empty_service_range_means_default():
+    config = ClusterConfig(cluster_cidrs="10.244.0.0/16", service_cidrs="")
+    assert config.service_cidrs == ("10.0.0.0/24",)
+    assert not config.is_dual_stack
+
+
+def test_cluster_config_is_immutable_and_a_value():
+    a = ClusterConfig(cluster_cidrs="10.244.0.0/16", service_cidrs="10.96.0.0/12")
+    b = ClusterConfig(cluster_cidrs=["10.244.0.0/16"], service_cidrs=["10.96.0.0/12"])
+    assert a == b and hash(a) == hash(b)
+    with pytest.raises(AttributeError):
+        a.foo = 1  # type: ignore[attr-defined]
+    assert "ClusterConfig(" in repr(a)
+
+
+def test_from_flags_both_forms_and_string():
+    a = from_flags(
+        "--cluster-cidr",
+        "10.244.0.0/16,fd00::/48",
+        "--service-cluster-ip-range=10.96.0.0/12,fd00:1::/112",
+        "--node-cidr-mask-size-ipv6",
+        "56",
+    )
+    b = ClusterConfig.from_flags(
+        "--cluster-cidr=10.244.0.0/16,fd00::/48 "
+        "--service-cluster-ip-range 10.96.0.0/12,fd00:1::/112 "
+        "--node-cidr-mask-size-ipv6=56"
+    )
+    assert a == b
+    assert a.node_mask_size(V6) == 56
+
+
+def test_from_flags_unknown_flag_named():
+    with pytest.raises(ConfigError) as excinfo:
+        from_flags("--cluster-cidr=10.0.0.0/16", "--cluster-cidrs=10.0.0.0/16")
+    assert errors_of(excinfo) == ["unknown flag: --cluster-cidrs"]
+
+
+def test_from_flags_per_family_mask_unknown_in_1_16():
+    with pytest.raises(ConfigError) as excinfo:
+        from_flags("--cluster-cidr=10.0.0.0/16", "--node-cidr-mask-size-ipv4=24", version="1.16")
+    assert errors_of(excinfo) == ["unknown flag: --node-cidr-mask-size-ipv4"]
+
+
+def test_from_flags_missing_value():
+    with pytest.raises(ConfigError, match="flag needs an argument: --cluster-cidr"):
+        from_flags("--cluster-cidr")
+
+
+def test_from_flags_allocate_node_cidrs_false_skips_cluster_checks():
+    config = from_flags(
+        "--cluster-cidr=10.0.0.0/16,10.1.0.0/16",
+        "--service-cluster-ip-range=10.96.0.0/12",
+        "--allocate-node-cidrs=false",
+    )
+    assert not config.allocate_node_cidrs
+    capacity = config.capacity()
+    assert capacity.max_nodes == 0
+    assert any("--allocate-node-cidrs=false" in w for w in capacity.warnings)
+
+
+def test_from_flags_allocate_node_cidrs_bad_value():
+    with pytest.raises(ConfigError, match='invalid argument "maybe" for "--allocate-node-cidrs"'):
+        from_flags("--cluster-cidr=10.0.0.0/16", "--allocate-node-cidrs=maybe")
+
+
+def test_from_flags_feature_gates_merge_and_resolve():
+    config = from_flags(
+        "--cluster-cidr=10.244.0.0/16,fd00::/48",
+        "--service-cluster-ip-range=10.96.0.0/12,fd00:1::/112",
+        "--feature-gates=IPv6DualStack=true",
+        "--feature-gates=ServiceIPStaticSubrange=false",
+        version="1.24",
+    )
+    assert config.feature_gates == {
+        "IPv6DualStack": True,
+        "ServiceIPStaticSubrange": False,
+    }
+
+
+@pytest.mark.parametrize(
+    ("version", "gates"),
+    [
+        ("1.16", {"IPv6DualStack": False}),
+        ("1.22", {"IPv6DualStack": True}),
+        ("1.26", {"ServiceIPStaticSubrange": True}),
+        ("1.33", {"MultiCIDRServiceAllocator": True, "DisableAllocatorDualWrite": False}),
+        ("1.35", {"MultiCIDRServiceAllocator": True, "DisableAllocatorDualWrite": True}),
+        ("1.37", {"MultiCIDRServiceAllocator": True, "DisableAllocatorDualWrite": True}),
+    ],
+    ids=lambda v: str(v),
+)
+def test_feature_gates_resolved_defaults_per_release(version, gates):
+    config = ClusterConfig(
+        cluster_cidrs="10.244.0.0/16", service_cidrs="10.96.0.0/16", version=version
+    )
+    assert dict(config.feature_gates) == gates
+
+
+def test_node_mask_sizes_forms_equivalent():
+    base = {"cluster_cidrs": "10.244.0.0/16,fd00::/48", "service_cidrs": "10.96.0.0/16"}
+    a = ClusterConfig(**base, node_mask_sizes={V4: 26, V6: 60})
+    b = ClusterConfig(**base, node_mask_sizes={"ipv4": "26", "--node-cidr-mask-size-ipv6": 60})
+    c = from_flags(
+        "--cluster-cidr=10.244.0.0/16,fd00::/48",
+        "--service-cluster-ip-range=10.96.0.0/16",
+        "--node-cidr-mask-size-ipv4=26",
+        "--node-cidr-mask-size-ipv6=60",
+    )
+    assert a == b == c
+    assert a.node_mask_size(V4) == 26 and a.node_mask_size(V6) == 60
+
+
+def test_node_mask_sizes_1_16_per_family_with_one_value_is_the_single_mask():
+    config = ClusterConfig(
+        cluster_cidrs="10.244.0.0/16,fc00::/16",
+        service_cidrs="10.96.0.0/16",
+        node_mask_sizes={V4: 24, V6: 24},
+        feature_gates={"IPv6DualStack": True},
+        version="1.16",
+    )
+    assert config.node_mask_size(V6) == 24
+
+
+def test_node_mask_sizes_unknown_key_refused():
+    with pytest.raises(ConfigError, match="unknown node mask key"):
+        ClusterConfig(cluster_cidrs="10.0.0.0/16", service_cidrs="", node_mask_sizes={"v5": 3})
+
+
+# -- refused configurations: the issue's table -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "version", "expected"),
+    [
+        (
+            # The 1.16 docs' caution: an IPv6 prefix longer than the single /24 mask.
+            (
+                "--cluster-cidr=10.244.0.0/16,fd00::/48",
+                "--service-cluster-ip-range=10.96.0.0/12,fd00:1::/112",
+                "--feature-gates=IPv6DualStack=true",
+            ),
+            "1.16",
+            [CONTROLLER_TEXT_116],
+        ),
+        (
+            ("--cluster-cidr=10.244.0.0/16,fc00::/24", "--service-cluster-ip-range=10.96.0.0/12"),
+            "1.16",
+            ["len of ClusterCIDRs==2 and dualstack feature is not enabled"],
+        ),
+        (
+            (
+                "--cluster-cidr=10.244.0.0/16,fc00::/7",
+                "--service-cluster-ip-range=10.96.0.0/12",
+                "--feature-gates=IPv6DualStack=true",
+            ),
+            "1.16",
+            [TOO_BIG],
+        ),
+        (
+            ("--cluster-cidr=10.244.0.0/16,fd00::/40", "--service-cluster-ip-range=10.96.0.0/12"),
+            None,
+            [TOO_BIG],
+        ),
+        (
+            ("--cluster-cidr=10.244.0.0/16,fd00::/96", "--service-cluster-ip-range=10.96.0.0/12"),
+            None,
+            [CONTROLLER_TEXT],
+        ),
+        (
+            ("--cluster-cidr=10.0.0.0/16,10.1.0.0/16", "--service-cluster-ip-range=10.96.0.0/12"),
+            None,
+            [
+                "len of ClusterCIDRs==2 and they are not configured as dual stack "
+                "(at least one from each IPFamily"
+            ],
+        ),
+        (
+            (
+                "--cluster-cidr=10.0.0.0/16,fd00::/48,10.1.0.0/16",
+                "--service-cluster-ip-range=10.96.0.0/12",
+            ),
+            None,
+            ["length of clusterCIDRs is:3 more than max allowed of 2"],
+        ),
+        (
+            ("--cluster-cidr=10.0.0.0/16,,fd00::/48", "--service-cluster-ip-range=10.96.0.0/12"),
+            None,
+            ["invalid CIDR[1]: <nil> (invalid CIDR address: )"],
+        ),
+        (
+            ("--cluster-cidr=10.0.0.0/16, fd00::/48", "--service-cluster-ip-range=10.96.0.0/12"),
+            "1.20",
+            [
+                'failed to parse cidr value:" fd00::/48" with error:'
+                "invalid CIDR address:  fd00::/48"
+            ],
+        ),
+        (
+            ("--service-cluster-ip-range=10.96.0.0/12",),
+            None,
+            ["invalid CIDR[0]: <nil> (invalid CIDR address: )"],
+        ),
+        (
+            (
+                "--cluster-cidr=10.0.0.0/16",
+                "--node-cidr-mask-size=0",
+                "--service-cluster-ip-range=10.96.0.0/12",
+            ),
+            None,
+            [],
+        ),
+        (
+            (
+                "--cluster-cidr=fd00::/48",
+                "--node-cidr-mask-size=129",
+                "--service-cluster-ip-range=fd00:1::/112",
+            ),
+            None,
+            ["node mask size 129 is longer than the address (128 bits)"],
+        ),
+        (
+            (
+                "--cluster-cidr=10.0.0.0/16",
+                "--node-cidr-mask-size=-1",
+                "--service-cluster-ip-range=10.96.0.0/12",
+            ),
+            None,
+            [CONTROLLER_TEXT],
+        ),
+        (
+            (
+                "--cluster-cidr=10.0.0.0/16",
+                "--node-cidr-mask-size=abc",
+                "--service-cluster-ip-range=10.96.0.0/12",
+            ),
+            None,
+            [
+                'invalid argument "abc" for "--node-cidr-mask-size" flag: '
+                'strconv.ParseInt: parsing "abc": invalid syntax'
+            ],
+        ),
+        (
+            (
+                "--cluster-cidr=10.0.0.7/16,fd00::1/48",
+                "--service-cluster-ip-range=10.96.0.0/16, fd00:1::/112",
+            ),
+            None,
+            ["service-cluster-ip-range[1] is not an ip net"],
+        ),
+        (
+            (
+                "--cluster-cidr=10.244.0.0/16,fd00::/48",
+                "--node-cidr-mask-size=24",
+                "--service-cluster-ip-range=10.0.0.0/8,10.1.0.0/16,fd00::/112",
+            ),
+            "1.30",
+            [
+                "--service-cluster-ip-range must not contain more than two entries",
+                TOO_LARGE_V4,
+                SAME_FAMILY,
+                "--service-cluster-ip-range can not contain more than two entries",
+                KCM_SAME_FAMILY,
+            ],
+        ),
+        (
+            (
+                "--cluster-cidr=10.244.0.0/16,fd00::/48",
+                "--node-cidr-mask-size=24",
+                "--service-cluster-ip-range=10.96.0.0/16,fd00:1::/112",
+            ),
+            None,
+            ["usage of --node-cidr-mask-size is not allowed with dual-stack clusters"],
+        ),
+        (
+            (
+                "--cluster-cidr=10.244.0.0/16,fd00::/48",
+                "--service-cluster-ip-range=10.96.0.0/16,fd00::/48",
+            ),
+            "1.37",
+            ["shortest allowed prefix length for service CIDR is 64, got 48"],
+        ),
+        (
+            (
+                "--cluster-cidr=10.244.0.0/16",
+                "--feature-gates=IPv6DualStack=false",
+                "--service-cluster-ip-range=10.96.0.0/16",
+            ),
+            "1.24",
+            [
+                'invalid argument "IPv6DualStack=false" for "--feature-gates" flag: cannot set '
+                "feature gate IPv6DualStack to false, feature is locked to true"
+            ],
+        ),
+        (
+            (
+                "--cluster-cidr=10.244.0.0/16",
+                "--feature-gates=IPv6DualStack",
+                "--service-cluster-ip-range=10.96.0.0/16",
+            ),
+            "1.20",
+            [
+                'invalid argument "IPv6DualStack" for "--feature-gates" flag: '
+                "missing bool value for IPv6DualStack"
+            ],
+        ),
+    ],
+    ids=[
+        "1.16-caution-fd00-48",
+        "1.16-gate-off",
+        "1.16-v6-gap",
+        "fd00-40-default-mask",
+        "fd00-96-default-mask",
+        "same-family",
+        "three-entries",
+        "empty-entry",
+        "whitespace-old-text",
+        "no-cluster-cidr",
+        "mask-0-is-default",
+        "mask-129",
+        "mask-negative",
+        "mask-text",
+        "service-whitespace-host-bits",
+        "apiserver-then-kcm",
+        "single-mask-dual",
+        "1.37-v6-service-64-minimum",
+        "locked-gate",
+        "gate-without-value",
+    ],
+)
+def test_from_flags_errors_in_upstream_order(flags, version, expected):
+    if not expected:
+        from_flags(*flags, version=version)
+        return
+    with pytest.raises(ConfigError) as excinfo:
+        from_flags(*flags, version=version)
+    assert errors_of(excinfo) == expected
+
+
+def test_error_hint_names_shortest_ipv6_prefix_for_64_mask():
+    with pytest.raises(ConfigError) as excinfo:
+        ClusterConfig(cluster_cidrs="10.244.0.0/16,fd00::/40", service_cidrs="10.96.0.0/16")
+    (message,) = excinfo.value.errors
+    assert "from /48 to /64" in message and "fd00::/48" in message
+
+
+def test_all_errors_reported_at_once():
+    with pytest.raises(ConfigError) as excinfo:
+        ClusterConfig(
+            cluster_cidrs="10.244.0.0/16,fd00::/40",
+            service_cidrs="10.0.0.0/8,fd00:1::/64",
+            version="1.30",
+        )
+    assert errors_of(excinfo) == [
+        TOO_LARGE_V4,
+        TOO_LARGE_V6_SECONDARY,
+        TOO_BIG,
+    ]
+    assert str(excinfo.value).startswith("3 configuration errors:")
+
+
+@pytest.mark.parametrize(
+    ("pools", "expected"),
+    [
+        ({V4: ["192.0.2.0/24"], V6: ["2001:db8::/64"]}, None),
+        (["192.0.2.0/24", "2001:db8::/64", "198.51.100.0/24"], None),
+        (
+            {V4: ["2001:db8::/64"]},
+            "load balancer pool 2001:db8::/64 is IPv6 but listed under IPv4",
+        ),
+        (["10.96.1.0/24"], "load balancer pool 10.96.1.0/24 overlaps 10.96.0.0/16"),
+        (
+            ["192.0.2.0/24", "192.0.2.128/25"],
+            "load balancer pool 192.0.2.128/25 overlaps 192.0.2.0/24",
+        ),
+        (["nope"], "invalid CIDR address: nope"),
+    ],
+    ids=["by-family", "flat", "wrong-family", "overlaps-service", "overlap-each-other", "garbage"],
+)
+def test_load_balancer_pools_validated(pools, expected):
+    kwargs = {"cluster_cidrs": "10.244.0.0/16,fd00::/48", "service_cidrs": "10.96.0.0/16"}
+    if expected is None:
+        config = ClusterConfig(**kwargs, load_balancer_pools=pools)
+        assert "192.0.2.0/24" in config.load_balancer_pools[V4]
+        return
+    with pytest.raises(ConfigError) as excinfo:
+        ClusterConfig(**kwargs, load_balancer_pools=pools)
+    assert errors_of(excinfo) == [expected]
+
+
+# -- capacity ----------------------------------------------------------------------------
+
+
+def test_capacity_1_16_docs_example_holds_one_dual_stack_node():
+    config = from_flags(
+        "--feature-gates=IPv6DualStack=true",
+        "--cluster-cidr=10.244.0.0/16,fc00::/24",
+        "--service-cluster-ip-range=10.96.0.0/12,fd00::/112",
+        version="1.16",
+    )
+    capacity = config.capacity()
+    assert isinstance(capacity, Capacity)
+    assert capacity.max_nodes == 1
+    assert capacity.limiting_family is V6
+    assert capacity.per_family[V4].node_blocks == 256
+    assert capacity.per_family[V6].node_blocks == 1
+    assert capacity.per_family[V6].pods_per_node == (1 << 104) - 2
+    assert any("at most 1 dual-stack node" in w for w in capacity.warnings)
+
+
+def test_capacity_defaults_current_release():
+    config = ClusterConfig(
+        cluster_cidrs="10.244.0.0/16,fd00:10:244::/56",
+        service_cidrs="10.96.0.0/12,fd00:10:96::/112",
+    )
+    capacity = config.capacity()
+    assert capacity.per_family == {
+        V4: FamilyCapacity(
+            node_blocks=256, pods_per_node=253, service_ips=1048574, static_band=256
+        ),
+        V6: FamilyCapacity(
+            node_blocks=256, pods_per_node=(1 << 64) - 2, service_ips=65535, static_band=256
+        ),
+    }
+    assert capacity.max_nodes == 256
+    assert capacity.warnings == ()
+
+
+def test_capacity_ipv6_window_warning_up_to_1_33():
+    kwargs = {
+        "cluster_cidrs": "10.244.0.0/16,fd00::/48",
+        "service_cidrs": "10.96.0.0/16,fd00:1::/108",
+    }
+    old = ClusterConfig(**kwargs, version="1.33").capacity()
+    assert old.per_family[V6].service_ips == 65535
+    assert any("65536-address window" in w for w in old.warnings)
+    new = ClusterConfig(**kwargs, version="1.34").capacity()
+    assert new.per_family[V6].service_ips == (1 << 20) - 1
+    assert not any("window" in w for w in new.warnings)
+
+
+def test_capacity_small_node_cidr_warns_about_110_pods():
+    config = ClusterConfig(
+        cluster_cidrs="10.244.0.0/16", service_cidrs="10.96.0.0/16", node_mask_sizes={V4: 26}
+    )
+    capacity = config.capacity()
+    assert capacity.per_family[V4].pods_per_node == 61
+    assert any("110 Pods" in w and "/25" in w for w in capacity.warnings)
+
+
+def test_capacity_service_range_inside_cluster_cidr_reserves_blocks():
+    config = ClusterConfig(cluster_cidrs="10.0.0.0/16", service_cidrs="10.0.4.0/22")
+    capacity = config.capacity()
+    assert capacity.per_family[V4].reserved_node_blocks == 4
+    assert capacity.max_nodes == 252
+
+
+def test_capacity_static_band_off_before_1_25():
+    config = ClusterConfig(
+        cluster_cidrs="10.244.0.0/16", service_cidrs="10.96.0.0/16", version="1.24"
+    )
+    assert config.capacity().per_family[V4].static_band == 0
+    on = ClusterConfig(
+        cluster_cidrs="10.244.0.0/16",
+        service_cidrs="10.96.0.0/16",
+        version="1.24",
+        feature_gates={"ServiceIPStaticSubrange": True},
+    )
+    assert on.capacity().per_family[V4].static_band == 256
+
+
+def test_capacity_unmodelled_gate_warns():
+    config = ClusterConfig(
+        cluster_cidrs="10.244.0.0/16", service_cidrs="10.96.0.0/16", feature_gates={"Foo": True}
+    )
+    assert "Foo" not in config.feature_gates
+    assert any("Foo" in w for w in config.capacity().warnings)
+
+
+# -- properties: accepted configs build working allocators with the same numbers ---------
+
+VERSIONS = st.integers(16, 37).map(lambda m: f"1.{m}")
+
+
+@st.composite
+def configs(draw: st.DrawFn) -> ClusterConfig:
+    version = draw(VERSIONS)
+    minor = int(version.split(".")[1])
+    single_mask = minor == 16
+    families = draw(st.sampled_from([(V4,), (V6,), (V4, V6), (V6, V4)]))
+    if single_mask:
+        mask = draw(st.integers(8, 30))
+        masks = {V4: mask, V6: mask}
+    else:
+        masks = {V4: draw(st.integers(8, 30)), V6: draw(st.integers(48, 120))}
+    cluster = []
+    for family in families:
+        n = masks[family]
+        low = n - 16 if family is V6 else max(n - 20, 0)
+        prefix = draw(st.integers(max(low, 1), n))
+        base = 10 << 24 if family is V4 else 0xFD00 << 112
+        cluster.append(
+            CIDRPool.from_ints(base & ~((1 << (family.width - prefix)) - 1), prefix, family).cidr
+        )
+    service = []
+    for family in families:
+        prefix = draw(st.integers(12, 29) if family is V4 else st.integers(108, 125))
+        base = 192 << 24 if family is V4 else 0xFD01 << 112
+        service.append(
+            CIDRPool.from_ints(base & ~((1 << (family.width - prefix)) - 1), prefix, family).cidr
+        )
+    gates = {"IPv6DualStack": True} if minor <= 22 and len(families) == 2 else None
+    node_mask_sizes: object
+    if single_mask:
+        node_mask_sizes = masks[V4]
+    elif len(families) == 2 or minor in (17, 18):
+        node_mask_sizes = {f: masks[f] for f in families}
+        if minor in (17, 18) and len(families) == 1:
+            gates = {"IPv6DualStack": True}
+    else:
+        node_mask_sizes = {families[0]: masks[families[0]]}
+    try:
+        return ClusterConfig(
+            cluster_cidrs=cluster,
+            service_cidrs=service,
+            node_mask_sizes=node_mask_sizes,  # type: ignore[arg-type]
+            feature_gates=gates,
+            version=version,
+        )
+    except ConfigError as error:
+        # 1.16 rejects IPv6 cluster prefixes longer than the single mask: the caution.
+        assert single_mask, error.errors
+        assume(False)
+        raise
+
+
+@settings(max_examples=60)
+@given(config=configs())
+def test_accepted_config_builds_allocators_with_capacity_numbers(config):
+    capacity = config.capacity()
+    for pool in config.cluster_pools:
+        n = config.node_mask_size(pool.family)
+        nodes = NodeCIDRAllocator(pool.cidr, n, version=config.version)
+        assert nodes.size == capacity.per_family[pool.family].node_blocks
+        block = nodes.allocate_next()
+        assert CIDRPool(block).prefixlen == n
+        if n <= pool.family.width - 2:
+            pods = PodIPAllocator(block)
+            assert pods.size == capacity.per_family[pool.family].pods_per_node
+    for pool in config.service_pools:
+        services = ServiceIPAllocator(
+            pool.cidr,
+            version=config.version,
+            rng=random.Random(0),
+            static_subrange=config.static_subrange,
+        )
+        assert services.size == capacity.per_family[pool.family].service_ips
+        assert services.static_size == capacity.per_family[pool.family].static_band
+        ip = services.allocate_next()
+        assert ip in services
+
+
+@settings(max_examples=60)
+@given(config=configs())
+def test_family_order_is_the_given_order(config):
+    assert config.families == tuple(CIDRPool(c).family for c in config.service_cidrs)
+    assert config.pod_families == tuple(CIDRPool(c).family for c in config.cluster_cidrs)
+    assert config.default_family is config.families[0]
+    limiting = config.capacity().limiting_family
+    assert limiting in config.pod_families
+    rebuilt = ClusterConfig.from_flags(
+        [
+            "--cluster-cidr=" + ",".join(config.cluster_cidrs),
+            "--service-cluster-ip-range=" + ",".join(config.service_cidrs),
+            *(
+                [f"--node-cidr-mask-size={config.node_mask_size(V4)}"]
+                if config.profile.single_node_mask
+                else [
+                    f"--node-cidr-mask-size-{f.name.lower()}={config.node_mask_size(f)}"
+                    for f in config.pod_families
+                ]
+            ),
+            *[f"--feature-gates={k}={str(v).lower()}" for k, v in config.feature_gates.items()],
+        ],
+        version=config.version,
+    )
+    assert rebuilt.families == config.families
+    assert rebuilt.capacity() == config.capacity()
+
+
+@settings(max_examples=40)
+@given(
+    version=VERSIONS,
+    items=st.lists(
+        st.sampled_from(
+            [
+                "10.0.0.0/16",
+                "10.1.0.0/16",
+                "fd00::/48",
+                "fd01::/56",
+                "",
+                " 10.2.0.0/16",
+                "x",
+                "fd00::/40",
+            ]
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_refused_config_errors_all_carry_hints(version, items):
+    try:
+        ClusterConfig(
+            cluster_cidrs=items,
+            service_cidrs="10.96.0.0/16,fd02::/112",
+            feature_gates={"IPv6DualStack": True} if int(version.split(".")[1]) <= 22 else None,
+            version=version,
+        )
+    except ConfigError as error:
+        assert error.errors
+        for message in error.errors:
+            upstream, sep, hint = message.partition(SEP)
+            assert upstream and sep and hint
+
+
+# -- check_components --------------------------------------------------------------------
+
+
+def findings_by_subject(findings: list[Finding]) -> dict[str, list[Finding]]:
+    out: dict[str, list[Finding]] = {}
+    for finding in findings:
+        out.setdefault(finding.subject, []).append(finding)
+    return out
+
+
+def test_check_components_1_16_page_configuration_is_clean():
+    findings = check_components(
+        controller_manager=[
+            "--feature-gates=IPv6DualStack=true",
+            "--cluster-cidr=10.244.0.0/16,fc00::/24",
+            "--service-cluster-ip-range=10.96.0.0/12,fd00::/112",
+        ],
+        apiserver=[
+            "--feature-gates=IPv6DualStack=true",
+            "--service-cluster-ip-range=10.96.0.0/12,fd00::/112",
+        ],
+        kubelet=["--feature-gates=IPv6DualStack=true"],
+        kube_proxy=[
+            "--proxy-mode=ipvs",
+            "--cluster-cidr=10.244.0.0/16,fc00::/24",
+            "--feature-gates=IPv6DualStack=true",
+        ],
+        version="1.16",
+    )
+    assert findings == []
+
+
+def test_check_components_1_16_missing_gate_ipvs_and_cidr():
+    findings = check_components(
+        controller_manager=[
+            "--feature-gates=IPv6DualStack=true",
+            "--cluster-cidr=10.244.0.0/16,fc00::/24",
+        ],
+        kubelet=["--v=2"],
+        kube_proxy=["--cluster-cidr=10.244.0.0/16"],
+        version="1.16",
+    )
+    subjects = findings_by_subject(findings)
+    assert set(subjects) == {
+        "kubelet --feature-gates",
+        "kube-proxy --feature-gates",
+        "kube-proxy --proxy-mode",
+        "kube-proxy --cluster-cidr",
+    }
+    assert all(f.severity == "error" for f in findings)
+
+
+@pytest.mark.parametrize(
+    ("version", "mode", "expected"),
+    [
+        ("1.16", "iptables", True),
+        ("1.17", "", True),
+        ("1.17", "ipvs", False),
+        ("1.18", "iptables", False),
+    ],
+    ids=["1.16-iptables", "1.17-default", "1.17-ipvs", "1.18-iptables"],
+)
+def test_check_components_ipvs_required_until_1_17(version, mode, expected):
+    proxy = ["--feature-gates=IPv6DualStack=true", "--cluster-cidr=10.244.0.0/16,fd00::/48"]
+    if mode:
+        proxy.append(f"--proxy-mode={mode}")
+    findings = check_components(kube_proxy=proxy, version=version)
+    assert any(f.subject == "kube-proxy --proxy-mode" for f in findings) is expected
+
+
+@pytest.mark.parametrize(
+    ("version", "gates", "expected"),
+    [
+        ("1.21", "", []),
+        ("1.22", "IPv6DualStack=false", ["error"]),
+        ("1.23", "IPv6DualStack=false", ["error"]),
+        ("1.25", "IPv6DualStack=true", ["error"]),
+        ("1.30", "", []),
+    ],
+    ids=["1.21-default-on", "1.22-explicit-off", "1.23-locked", "1.25-removed", "1.30-none"],
+)
+def test_check_components_gate_per_release(version, gates, expected):
+    kubelet = [f"--feature-gates={gates}"] if gates else ["--v=2"]
+    findings = check_components(
+        controller_manager=["--cluster-cidr=10.244.0.0/16,fd00::/48"],
+        kubelet=kubelet,
+        version=version,
+    )
+    assert [f.severity for f in findings if f.subject == "kubelet --feature-gates"] == expected
+
+
+def test_check_components_locked_gate_message_is_upstream():
+    (finding,) = check_components(kubelet=["--feature-gates=IPv6DualStack=false"], version="1.24")
+    assert finding.message.startswith(
+        "cannot set feature gate IPv6DualStack to false, feature is locked to true"
+    )
+
+
+@pytest.mark.parametrize(
+    ("version", "cidr", "expected"),
+    [
+        (
+            "1.20",
+            "10.0.0.0/16,fd00::/48,10.1.0.0/16",
+            "only one CIDR allowed or a valid DualStack CIDR",
+        ),
+        ("1.20", "10.0.0.0/16,10.1.0.0/16", "must be a valid DualStack CIDR"),
+        (
+            "1.20",
+            "bogus",
+            "must be a valid CIDR block (e.g. 10.100.0.0/16 or fde4:8dba:82e1::/48)",
+        ),
+        (
+            "1.30",
+            "10.0.0.0/16,10.1.0.0/16",
+            "must be a either a single CIDR or dual-stack pair of CIDRs",
+        ),
+        (
+            "1.30",
+            "10.0.0.0/16,bogus",
+            "must be a valid CIDR block (e.g. 10.100.0.0/16 or fde4:8dba:82e1::/48)",
+        ),
+    ],
+    ids=["1.20-three", "1.20-same-family", "1.20-bogus", "1.30-same-family", "1.30-bogus"],
+)
+def test_check_components_kube_proxy_cluster_cidr_texts(version, cidr, expected):
+    findings = check_components(
+        kube_proxy=[f"--cluster-cidr={cidr}", "--feature-gates=IPv6DualStack=true"]
+        if version == "1.20"
+        else [f"--cluster-cidr={cidr}"],
+        version=version,
+    )
+    messages = [f.message for f in findings if f.subject == "kube-proxy --cluster-cidr"]
+    assert any(m.startswith(expected) for m in messages), messages
+
+
+def test_check_components_kube_proxy_cidr_differs_from_controller_manager():
+    findings = check_components(
+        controller_manager=["--cluster-cidr=10.244.0.0/16,fd00::/48"],
+        kube_proxy=["--cluster-cidr=10.244.0.0/16,fd00::/56"],
+    )
+    (finding,) = findings
+    assert finding.subject == "kube-proxy --cluster-cidr" and finding.severity == "error"
+    assert "10.244.0.0/16,fd00::/48" in finding.message
+
+
+def test_check_components_kube_proxy_without_cluster_cidr_warns():
+    (finding,) = check_components(
+        controller_manager=["--cluster-cidr=10.244.0.0/16,fd00::/48"], kube_proxy=["--v=2"]
+    )
+    assert finding.severity == "warning"
+
+
+def test_check_components_nothing_given_no_findings():
+    assert check_components() == []
+
+
+def test_check_components_raises_only_for_unparsable_flags():
+    with pytest.raises(ConfigError, match="missing bool value for IPv6DualStack"):
+        check_components(kubelet=["--feature-gates=IPv6DualStack"])
+    with pytest.raises(ConfigError, match="unexpected argument"):
+        check_components(kube_proxy=["ipvs"])
