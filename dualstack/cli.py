@@ -371,25 +371,34 @@ def _read_input(name: str) -> bytes:
         ) from None
 
 
-def _progress(total: int) -> Callable[[str, int], None]:
-    """A progress bar on standard error when it is a terminal; otherwise silent."""
-    if total < 1 or not sys.stderr.isatty():
-        return lambda _label, _done: None
-    last = [0.0]
+class _Progress:
+    """A progress bar on standard error when it is a terminal; silent otherwise."""
 
-    def show(label: str, done: int) -> None:
-        now = time.monotonic()
-        if done < total and now - last[0] < 0.1:
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.enabled = total > 0 and sys.stderr.isatty()
+        self.drawn = False
+        self.last = 0.0
+
+    def update(self, label: str, done: int) -> None:
+        if not self.enabled:
             return
-        last[0] = now
+        now = time.monotonic()
+        if done < self.total and now - self.last < 0.1:
+            return  # redraw at most ten times a second
+        self.last = now
         width = 30
-        filled = width * done // total
+        filled = width * done // self.total
         bar = "#" * filled + "-" * (width - filled)
-        end = "\n" if done >= total else ""
-        sys.stderr.write(f"\r[{bar}] {100 * done // total:3d}% {label:<10}{end}")
+        sys.stderr.write(f"\r[{bar}] {100 * done // self.total:3d}% {label:<10}")
         sys.stderr.flush()
+        self.drawn = True
 
-    return show
+    def close(self) -> None:
+        if self.drawn:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self.drawn = False
 
 
 # --- plan ------------------------------------------------------------------------------------
@@ -493,7 +502,8 @@ def _cmd_simulate(args: argparse.Namespace, flags: list[str]) -> int:
     started = time.perf_counter()
     cluster = Cluster(config, seed=args.seed)
     total = args.nodes + args.nodes * args.pods_per_node + args.services
-    show = _progress(total)
+    progress = _Progress(total)
+    show = progress.update
     done = 0
     stopped: list[str] = []
     node_names: list[str] = []
@@ -526,7 +536,7 @@ def _cmd_simulate(args: argparse.Namespace, flags: list[str]) -> int:
             break
         done += 1
         show("services", done)
-    show("done", total)
+    progress.close()
     findings = list(cluster.validate())
     elapsed = time.perf_counter() - started
 
@@ -591,7 +601,7 @@ def _usage_rows(config: ClusterConfig, cluster: Cluster) -> list[tuple[str, ...]
         rows.append(("(node blocks)", str(family), "Pod IPs", str(count), str(per_node or "-")))
     service_ips: dict[str, int] = {}
     for service in cluster.services.values():
-        for ip in service.get("spec", {}).get("clusterIPs") or []:
+        for ip in _cluster_ips(service):
             key = _range_of_ip(ip, config.service_cidrs)
             if key is not None:
                 service_ips[key] = service_ips.get(key, 0) + 1
@@ -608,6 +618,14 @@ def _usage_rows(config: ClusterConfig, cluster: Cluster) -> list[tuple[str, ...]
             )
         )
     return rows
+
+
+def _cluster_ips(service: Mapping[str, Any]) -> list[str]:
+    """A stored Service's ClusterIPs: ``spec.clusterIPs``, or the alpha API's single
+    ``spec.clusterIP`` (1.16-1.19); headless (``None``) and empty give none."""
+    spec = service.get("spec") or {}
+    ips = spec.get("clusterIPs") or [spec.get("clusterIP")]
+    return [ip for ip in ips if isinstance(ip, str) and ip not in ("", "None")]
 
 
 def _matching_range(block: str, ranges: Iterable[str]) -> str | None:
@@ -640,7 +658,7 @@ def _print_samples(cluster: Cluster, out: IO[str], count: int = 3) -> None:
         print(f"  pod/{pod.namespace}/{pod.name}  node={pod.node}  podIPs={ips}", file=out)
     for key, service in list(cluster.services.items())[:count]:
         spec = service.get("spec", {})
-        ips = ",".join(spec.get("clusterIPs") or [str(spec.get("clusterIP"))])
+        ips = ",".join(_cluster_ips(service)) or "None"
         families = ",".join(spec.get("ipFamilies") or [str(spec.get("ipFamily", "-"))])
         policy = spec.get("ipFamilyPolicy", "-")
         print(
@@ -750,6 +768,13 @@ def _apply_one(cluster: Cluster, manifest: dict[str, Any]) -> str:
     namespace = metadata.get("namespace") or "default"
     if kind == "Node":
         cidrs = spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else None)
+        if cidrs is not None and (
+            not isinstance(cidrs, list) or not all(isinstance(c, str) for c in cidrs)
+        ):
+            raise _CommandError(
+                f"node/{name}: spec.podCIDRs must be a list of CIDRs, got {cidrs!r} — "
+                'write e.g. podCIDRs: ["10.244.1.0/24", "fd00:10:244:1::/64"]'
+            )
         existing = cluster.nodes.get(name)
         if existing is not None:
             current = [str(n) for n in existing.pod_cidrs]
@@ -941,7 +966,7 @@ def _cmd_get(args: argparse.Namespace, flags: list[str]) -> int:
                 families = spec.get("ipFamilies") or [spec.get("ipFamily") or "<none>"]
                 row = (
                     *row,
-                    ",".join(spec.get("clusterIPs") or []) or "<none>",
+                    ",".join(_cluster_ips(o)) or "<none>",
                     ",".join(str(f) for f in families),
                     str(spec.get("ipFamilyPolicy", "<none>")),
                 )
@@ -1207,7 +1232,7 @@ def _state_owners(
         static = range_offset(host_bits, family) if config.profile.static_subrange_default else 0
         taken = []
         for service in cluster.services.values():
-            for ip in service.get("spec", {}).get("clusterIPs") or []:
+            for ip in _cluster_ips(service):
                 if _range_of_ip(ip, [canonical]) is not None:
                     taken.append(parse_cidr(f"{ip}/{family.width}")[0])
         owners = _service_range_owners(first, family, units, size, static, taken)
