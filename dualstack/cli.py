@@ -45,7 +45,7 @@ from dualstack.families import IPFamily, format_cidr, format_ip, parse_cidr
 from dualstack.profiles import NEWEST, OLDEST, Profile
 
 if TYPE_CHECKING:
-    from dualstack.cluster import Cluster
+    from dualstack.cluster import Cluster  # type: ignore[import-not-found, unused-ignore]
     from dualstack.config import ClusterConfig
 
 __all__ = ["DEFAULT_FLAGS", "STATE_FORMAT", "build_parser", "default_flags", "main"]
@@ -478,7 +478,7 @@ def _service_manifest(name: str, policy: str | None) -> dict[str, Any]:
 
 
 def _cmd_simulate(args: argparse.Namespace, flags: list[str]) -> int:
-    from dualstack.cluster import Cluster
+    from dualstack.cluster import Cluster  # type: ignore[import-not-found, unused-ignore]
 
     out = sys.stdout
     profile = _profile(args.version)
@@ -697,7 +697,7 @@ def _save_cluster(
 
 def _load_cluster(state: LockedState) -> tuple[Cluster, list[str], str] | None:
     """The cluster, flags and release stored in the state file; ``None`` if absent."""
-    from dualstack.cluster import Cluster
+    from dualstack.cluster import Cluster  # type: ignore[import-not-found, unused-ignore]
 
     document = state.read()
     if document is None:
@@ -816,7 +816,7 @@ def _apply_one(cluster: Cluster, manifest: dict[str, Any]) -> str:
 
 
 def _cmd_apply(args: argparse.Namespace, flags: list[str]) -> int:
-    from dualstack.cluster import Cluster
+    from dualstack.cluster import Cluster  # type: ignore[import-not-found, unused-ignore]
 
     source = "standard input" if args.filename == "-" else repr(args.filename)
     text_bytes = _read_input(args.filename)

@@ -6,6 +6,7 @@ Cluster facade; their tests skip while ``dualstack.cluster`` is absent.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -15,6 +16,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dualstack import cli
 from dualstack._k8sproto import encode_envelope, encode_json, encode_yaml
@@ -659,3 +662,26 @@ def test_cli_map_state_cluster_cidr_cell_per_node_block(cluster_module, tmp_path
     assert code == 1
     assert_one_line_error(err)
     assert "10.96.0.0/16" in err
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+@settings(max_examples=100)
+@given(offsets=st.sets(st.integers(min_value=0, max_value=2000), max_size=60))
+def test_cli_set_offsets_matches_big_endian_integer_bits(offsets):
+    number = sum(1 << o for o in offsets)
+    data = number.to_bytes((number.bit_length() + 7) // 8, "big")
+    assert list(cli._set_offsets(data)) == sorted(offsets)
+    # Leading zero bytes (not produced by Go, but harmless) change nothing.
+    assert list(cli._set_offsets(b"\x00\x00" + data)) == sorted(offsets)
+
+
+@settings(max_examples=100)
+@given(values=st.sets(st.integers(min_value=0, max_value=300), max_size=80))
+def test_cli_runs_coalesce_consecutive_values(values):
+    runs = list(cli._runs(sorted(values)))
+    expanded = [v for first, last in runs for v in range(first, last + 1)]
+    assert expanded == sorted(values)
+    # Runs are maximal: a gap separates each from the next.
+    assert all(b[0] > a[1] + 1 for a, b in itertools.pairwise(runs))
