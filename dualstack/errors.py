@@ -86,10 +86,15 @@ class ConfigError(DualStackError, ValueError):
     """
 
     def __init__(self, errors: str | Iterable[str], *, hint: str | None = None) -> None:
-        items = (with_hint(errors, hint),) if isinstance(errors, str) else tuple(errors)
+        if isinstance(errors, str):
+            items: tuple[str, ...] = (with_hint(errors, hint),)
+        else:
+            items = tuple(errors)
+            if hint and items:
+                items = (*items[:-1], with_hint(items[-1], hint))
         if not items:
             raise ValueError("ConfigError needs at least one error")
-        self.errors: tuple[str, ...] = items
+        self.errors = items
         text = items[0] if len(items) == 1 else "\n".join(f"- {e}" for e in items)
         if len(items) > 1:
             text = f"{len(items)} configuration errors:\n{text}"
@@ -134,23 +139,41 @@ class FieldErrorType(enum.StrEnum):
 
 
 # Types whose rendering never prints the offending value (apimachinery ErrorBody).
-_VALUELESS = frozenset({FieldErrorType.REQUIRED, FieldErrorType.FORBIDDEN, FieldErrorType.INTERNAL})
+_VALUELESS = frozenset(
+    {FieldErrorType.REQUIRED, FieldErrorType.FORBIDDEN, FieldErrorType.INTERNAL}
+)
+
+
+_GO_SHORT_ESCAPES = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+    '"': '\\"',
+    "\\": "\\\\",
+}
 
 
 def _go_quote(text: str) -> str:
+    """Go's ``strconv.Quote``: short escapes, then ``\\x``, ``\\u`` or ``\\U`` by code point."""
     out = ['"']
     for ch in text:
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
+        short = _GO_SHORT_ESCAPES.get(ch)
+        if short is not None:
+            out.append(short)
         elif ch.isprintable():
             out.append(ch)
         else:
             code = ord(ch)
-            out.append(f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}")
+            if code < 0x80:
+                out.append(f"\\x{code:02x}")
+            elif code <= 0xFFFF:
+                out.append(f"\\u{code:04x}")
+            else:
+                out.append(f"\\U{code:08x}")
     out.append('"')
     return "".join(out)
 
@@ -158,12 +181,13 @@ def _go_quote(text: str) -> str:
 def go_repr(value: object, go_type: str | None = None) -> str:
     """Render ``value`` as Go's ``%#v``/``%q`` does in a Kubernetes field error.
 
-    Strings are Go-quoted, ``None`` is ``null`` (or ``<go_type>(nil)`` for a slice type),
+    Strings are Go-quoted; ``None`` is ``"null"`` (apimachinery replaces a nil value by
+    the string ``null`` and quotes it) or ``<go_type>(nil)`` for a slice type;
     lists are ``[]string{"a", "b"}`` unless ``go_type`` names another slice type such as
     ``[]core.IPFamily``.
     """
     if value is None:
-        return f"{go_type}(nil)" if go_type and go_type.startswith("[]") else "null"
+        return f"{go_type}(nil)" if go_type and go_type.startswith("[]") else '"null"'
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -223,7 +247,7 @@ class InvalidServiceError(DualStackError, ValueError):
     ) -> None:
         self.name = name
         self.field_errors: tuple[FieldError, ...] = tuple(field_errors)
-        message = f'Service "{name}" is invalid: ' + _aggregate(
+        message = f"Service {_go_quote(name)} is invalid: " + _aggregate(
             [str(e) for e in self.field_errors]
         )
         super().__init__(message, hint=hint)

@@ -89,13 +89,13 @@ _IPV4_MAPPED_MASK: Final = ((1 << 96) - 1) << 32
 
 
 def _sloppy_ipv4(text: str) -> int | None:
-    """Go's pre-1.17 IPv4 parser: four decimal octets, leading zeros allowed."""
+    """Go's pre-1.17 IPv4 parser: four decimal octets, any number of leading zeros."""
     parts = text.split(".")
     if len(parts) != 4:
         return None
     value = 0
     for part in parts:
-        if not part or not part.isascii() or not part.isdigit() or len(part) > 3:
+        if not part or not part.isascii() or not part.isdigit():
             return None
         octet = int(part)
         if octet > 255:
@@ -110,6 +110,13 @@ def _parse_ip_text(text: str) -> tuple[int, IPFamily] | None:
         return v4, IPFamily.IPv4
     if ":" not in text or "%" in text or not text.isascii():
         return None
+    # Go 1.16's parser (which Kubernetes forked) reads a group of any length whose value
+    # fits 16 bits ("00001"); ipaddress wants at most four digits.
+    if any(len(group) > 4 for group in text.split(":")):
+        text = ":".join(
+            (group.lstrip("0") or "0") if len(group) > 4 and "." not in group else group
+            for group in text.split(":")
+        )
     try:
         value = int(_ipaddress.IPv6Address(text))
     except ValueError:
@@ -173,14 +180,17 @@ def parse_cidr(cidr: object, *, strict: bool = False) -> tuple[int, int, IPFamil
         family = _BY_VERSION[cidr.version]
         prefixlen = int(cidr.prefixlen)
         mask = family.max_int ^ ((1 << (family.width - prefixlen)) - 1)
-        return int(cidr.ip) & mask, prefixlen, family
+        value = int(cidr.ip) & mask
+        if not (
+            family is IPFamily.IPv6 and (int(cidr.ip) & _IPV4_MAPPED_MASK) == _IPV4_MAPPED_PREFIX
+        ):
+            return value, prefixlen, family
     if isinstance(cidr, str):
         address, sep, prefix_text = cidr.partition("/")
         if (
             sep
             and prefix_text.isascii()
             and prefix_text.isdigit()
-            and len(prefix_text) <= 3
             and not (strict and _has_leading_zero_octet(address))
         ):
             parsed = _parse_ip_text(address)
@@ -208,10 +218,11 @@ def _has_leading_zero_octet(address: str) -> bool:
 # netaddr objects are built through the pickle protocol (``__setstate__``), netaddr's
 # public unpickling entry point: 0.24 us instead of 0.8-1.1 us for ``IPAddress(int,
 # version)``, which is most of the budget of ``allocate_next`` (benchmarks/service_ips).
+# (getattr: the typeshed stubs do not declare the pickle methods.)
 _new_ip = _netaddr.IPAddress.__new__
-_set_ip = _netaddr.IPAddress.__setstate__
+_set_ip = getattr(_netaddr.IPAddress, "__setstate__")  # noqa: B009
 _new_net = _netaddr.IPNetwork.__new__
-_set_net = _netaddr.IPNetwork.__setstate__
+_set_net = getattr(_netaddr.IPNetwork, "__setstate__")  # noqa: B009
 _IPAddress = _netaddr.IPAddress
 _IPNetwork = _netaddr.IPNetwork
 

@@ -195,11 +195,6 @@ def test_go_repr_named_string_type_prints_quoted():
     assert go_repr("SingleStack") == '"SingleStack"'
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Go's strconv.Quote uses \\a \\b \\f \\r \\v for those control characters; "
-    "errors._go_quote only special-cases \\n and \\t and prints \\x07 etc.",
-)
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
@@ -215,11 +210,6 @@ def test_go_repr_control_character_uses_go_short_escape(value, expected):
     assert go_repr(value) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Go's strconv.Quote prints a non-printable rune above U+FFFF as \\UXXXXXXXX "
-    "(8 hex digits); errors._go_quote prints \\u with 5 digits (\\u1d173)",
-)
 def test_go_repr_non_printable_astral_rune_uses_capital_u_escape():
     assert go_repr("\U0001d173") == '"\\U0001d173"'
 
@@ -343,13 +333,6 @@ def test_field_error_str_renders_as_apimachinery(error, expected):
     assert str(error) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='apimachinery ErrorBody replaces a nil BadValue by the string "null" and '
-    'then prints it with %q, i.e. `Invalid value: "null"` (upstream errors_test.go '
-    "TestErrorBody 'nil intPtr'); go_repr(None) prints bare null (as service-ips.md "
-    "§0.2 says, which is wrong against the source)",
-)
 def test_field_error_nil_value_renders_quoted_null_as_upstream():
     error = FieldError(FieldErrorType.INVALID, "bla", None, "details")
     assert str(error) == 'bla: Invalid value: "null": details'
@@ -436,12 +419,6 @@ def test_invalid_service_error_hint_follows_em_dash():
     assert error.hint == "give an address inside 10.96.0.0/12"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="apimachinery's NewInvalid formats the name with %q (Go-quoted); "
-    "InvalidServiceError inserts it between plain quotes, so a quote or backslash in the "
-    "name is not escaped",
-)
 def test_invalid_service_error_name_go_quoted():
     assert str(InvalidServiceError('a"b', [_E1])).startswith('Service "a\\"b" is invalid: ')
 

@@ -219,22 +219,10 @@ def test_parse_ip_netaddr_subclass_accepted():
     assert parse_ip(MyIP("10.0.0.1")) == (0x0A000001, V4)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Kubernetes' sloppy parser (kubernetes/utils fork of Go 1.16 parseIPv4/dtoi) "
-    "accepts any number of leading zeros in an octet ('0001' is 1); "
-    "families._sloppy_ipv4 refuses octets longer than 3 characters",
-)
 def test_parse_ip_octet_with_many_leading_zeros_accepted_as_kubernetes():
     assert parse_ip("10.0.0.0001") == (0x0A000001, V4)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Go 1.16's parseIPv6/xtoi (forked in kubernetes/utils) accepts a group of more "
-    "than 4 hex digits when its value fits 16 bits ('00001'); families uses "
-    "ipaddress.IPv6Address, which refuses it",
-)
 def test_parse_ip_ipv6_group_with_leading_zeros_accepted_as_kubernetes():
     assert parse_ip("fd00::00001") == (int(ipaddress.IPv6Address("fd00::1")), V6)
 
@@ -375,22 +363,11 @@ def test_parse_cidr_netaddr_network_host_bits_cleared(net, expected):
     assert parse_cidr(net) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="parse_cidr refuses the text '::ffff:10.0.0.0/104' but accepts the same "
-    "IPv4-mapped CIDR as a netaddr.IPNetwork (as an IPv6 /104); the refusal should not "
-    "depend on the input form",
-)
 def test_parse_cidr_ipv4_mapped_netaddr_network_refused():
     with pytest.raises(InvalidAddressError):
         parse_cidr(netaddr.IPNetwork("::ffff:10.0.0.0/104"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Go's dtoi (Kubernetes' forked ParseCIDR) reads any number of leading zeros "
-    "in the prefix length ('/0032' is /32); families.parse_cidr refuses more than 3 digits",
-)
 def test_parse_cidr_prefix_with_many_leading_zeros_accepted_as_kubernetes():
     assert parse_cidr("1.2.3.4/0032") == (0x01020304, 32, V4)
 
