@@ -61,6 +61,13 @@ _net_state = _IPNetwork.__getstate__  # type: ignore[assignment]  # stubs say ob
 _LOW64: Final = (1 << 64) - 1
 
 
+def _cidr_ints(cidr: object) -> tuple[int, int, IPFamily]:
+    """``(network, prefixlen, family)`` of text, a netaddr network or a ``CIDRPool``."""
+    if isinstance(cidr, CIDRPool):
+        return cidr.first, cidr.prefixlen, cidr.family
+    return parse_cidr(cidr)
+
+
 def _max_gap(family: IPFamily) -> int | None:
     """The largest ``N - C`` a CIDRSet accepts; ``None`` = no limit (IPv4, §1.1 step 3).
 
@@ -74,8 +81,8 @@ class NodeCIDRAllocator:
     """Node Pod CIDRs from one cluster CIDR, as kube-controller-manager's CIDRSet.
 
     Args:
-        cluster_cidr: the cluster CIDR (text or ``netaddr.IPNetwork``); host bits are
-            cleared as Kubernetes does.
+        cluster_cidr: the cluster CIDR (text, ``netaddr.IPNetwork`` or ``CIDRPool``);
+            host bits are cleared as Kubernetes does.
         node_mask_size: the prefix length ``N`` of every node block.
         version: the Kubernetes release whose messages apply (``None`` = newest).
 
@@ -107,7 +114,7 @@ class NodeCIDRAllocator:
 
     def __init__(
         self,
-        cluster_cidr: str | _netaddr.IPNetwork,
+        cluster_cidr: str | _netaddr.IPNetwork | CIDRPool,
         node_mask_size: int,
         *,
         version: str | None = None,
@@ -287,7 +294,7 @@ class NodeCIDRAllocator:
         """Clear the block indices ``begin .. end`` (inclusive); returns how many flipped."""
         return self._mark(begin, end, False)
 
-    def indices_of(self, cidr: str | _netaddr.IPNetwork) -> range:
+    def indices_of(self, cidr: str | _netaddr.IPNetwork | CIDRPool) -> range:
         """The block indices ``occupy(cidr)``/``release(cidr)`` would touch (§1.5).
 
         Raises:
@@ -327,7 +334,7 @@ class NodeCIDRAllocator:
         _set_net(net, (self._net + (found << self._shift), self._node_mask, self._version))
         return net
 
-    def occupy(self, cidr: str | _netaddr.IPNetwork) -> None:
+    def occupy(self, cidr: str | _netaddr.IPNetwork | CIDRPool) -> None:
         """Mark the blocks ``cidr`` covers as used (§1.5); idempotent, cursor unmoved.
 
         A CIDR as large as the cluster CIDR or larger marks every block; one smaller
@@ -341,7 +348,7 @@ class NodeCIDRAllocator:
         begin, end = self._indices(cidr)
         self._mark(begin, end, True)
 
-    def release(self, cidr: str | _netaddr.IPNetwork) -> None:
+    def release(self, cidr: str | _netaddr.IPNetwork | CIDRPool) -> None:
         """Mark the blocks ``cidr`` covers as free (§1.5); idempotent, cursor unmoved.
 
         Raises:
@@ -364,7 +371,7 @@ class NodeCIDRAllocator:
     def __contains__(self, cidr: object) -> bool:
         """Whether ``cidr`` is exactly a node block of this set that is used."""
         try:
-            value, prefixlen, family = parse_cidr(cidr)
+            value, prefixlen, family = _cidr_ints(cidr)
         except ValueError:
             return False
         if family is not self._family or prefixlen != self._node_mask:
@@ -413,7 +420,7 @@ class NodeCIDRAllocator:
 
     def _indices(self, cidr: object) -> tuple[int, int]:
         """``getBeginningAndEndIndices`` (§1.5): inclusive, empty when ``end < begin``."""
-        value, prefixlen, family = parse_cidr(cidr)
+        value, prefixlen, family = _cidr_ints(cidr)
         pool = self._pool
         cluster_prefix = pool.prefixlen
         if family is not self._family:

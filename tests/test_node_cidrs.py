@@ -611,3 +611,14 @@ def test_node_cidr_allocator_iteration_is_ascending() -> None:
         "fd00:0:0:9::/64",
         "fd00:0:0:ffff::/64",
     ]
+
+
+def test_node_cidr_allocator_accepts_cidr_pool_inputs() -> None:
+    from dualstack.pools import CIDRPool
+
+    a = NodeCIDRAllocator(CIDRPool("10.0.0.0/16"), 24)
+    a.occupy(CIDRPool("10.0.3.0/24"))
+    assert CIDRPool("10.0.3.0/24") in a
+    assert list(a.indices_of(CIDRPool("10.0.2.0/23"))) == [2, 3]
+    a.release(CIDRPool("10.0.3.0/24"))
+    assert a.used == 0
