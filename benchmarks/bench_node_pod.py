@@ -95,8 +95,9 @@ class NaivePodIPs:
         self.used: set[netaddr.IPAddress] = set()
         self.walk: Iterator[netaddr.IPAddress] = iter(self.net)
         self.skip = {self.net.network, self.net.network + 1}
-        if self.net.version == 4:
-            self.skip.add(self.net.broadcast)
+        broadcast = self.net.broadcast  # None for IPv6
+        if broadcast is not None:
+            self.skip.add(broadcast)
 
     def allocate_next(self) -> netaddr.IPAddress:
         for ip in self.walk:

@@ -73,9 +73,8 @@ def _raw_cidr(cidr: object) -> tuple[int, int, IPFamily]:
     if isinstance(cidr, _IPNetwork):
         value, prefixlen, version = _net_state(cidr)
         return value, prefixlen, IPFamily.IPv4 if version == 4 else IPFamily.IPv6
-    _, prefixlen, family = parse_cidr(cidr)  # validates and raises for bad input
-    assert isinstance(cidr, str)
-    value, _ = parse_ip(cidr.partition("/")[0])
+    _, prefixlen, family = parse_cidr(cidr)  # validates; only text gets this far
+    value, _ = parse_ip(str(cidr).partition("/")[0])
     return value, prefixlen, family
 
 

@@ -79,7 +79,7 @@ class NodeCIDRMachine(RuleBasedStateMachine):
             base - 4 * self.cluster.num_addresses, base + 4 * self.cluster.num_addresses
         )
         value = data.draw(st.one_of(near, st.integers(0, (1 << width) - 1)))
-        return kind((value % (1 << width), prefix), strict=False)  # type: ignore[no-any-return]
+        return kind((value % (1 << width), prefix), strict=False)
 
     # --- rules ------------------------------------------------------------------------
     @rule(target=blocks)

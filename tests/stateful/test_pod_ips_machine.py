@@ -71,7 +71,7 @@ class PodIPMachine(RuleBasedStateMachine):
             self.gateway = (base + gateway) % (1 << width)
             kwargs["gateway"] = str(self.kind(self.gateway))
         self.base, self.width = base, width
-        self.alloc = PodIPAllocator(str(subnet), **kwargs)  # type: ignore[arg-type]
+        self.alloc = PodIPAllocator(str(subnet), **kwargs)
         self.taken: set[int] = set()
         self.last: int | None = None
 
