@@ -385,6 +385,15 @@ class NodeCIDRAllocator:
         for index in self._bitmap:
             yield make_net(net + (index << shift), mask, family)
 
+    def copy(self) -> NodeCIDRAllocator:
+        """An independent allocator with the same blocks used and the same cursor."""
+        other = object.__new__(NodeCIDRAllocator)
+        for name in NodeCIDRAllocator.__slots__:
+            object.__setattr__(other, name, getattr(self, name))
+        other._bitmap = self._bitmap.copy()
+        other._set_bit = other._bitmap.allocate
+        return other
+
     def __repr__(self) -> str:
         return (
             f"<NodeCIDRAllocator {self._pool.cidr} /{self._node_mask} "

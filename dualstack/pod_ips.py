@@ -261,8 +261,9 @@ class PodIPAllocator:
         """host-local's ``last_reserved_ip`` as an int (``None`` before the first).
 
         ``allocate_next`` resumes right after it. Read and write it to save and
-        restore the round robin (snapshots). A value outside the window is kept but,
-        as upstream, makes the next scan start at ``range_start``.
+        restore the round robin (snapshots): to restore, ``allocate_int`` every saved
+        address (which moves it), then assign the saved value. A value outside the
+        window is kept but, as upstream, makes the next scan start at ``range_start``.
 
         Raises:
             NotInRangeError: on assignment, not ``None`` and not an address of the family.
@@ -381,6 +382,15 @@ class PodIPAllocator:
         family = self._family
         for value in self.iter_ints():
             yield make_ip(value, family)
+
+    def copy(self) -> PodIPAllocator:
+        """An independent allocator with the same addresses taken and the same cursor."""
+        other = object.__new__(PodIPAllocator)
+        for name in PodIPAllocator.__slots__:
+            object.__setattr__(other, name, getattr(self, name))
+        other._bitmap = self._bitmap.copy()
+        other._set_bit = other._bitmap.allocate
+        return other
 
     def __repr__(self) -> str:
         return (

@@ -622,3 +622,15 @@ def test_node_cidr_allocator_accepts_cidr_pool_inputs() -> None:
     assert list(a.indices_of(CIDRPool("10.0.2.0/23"))) == [2, 3]
     a.release(CIDRPool("10.0.3.0/24"))
     assert a.used == 0
+
+
+def test_node_cidr_allocator_copy_is_independent() -> None:
+    a = NodeCIDRAllocator("10.0.0.0/16", 24)
+    a.allocate_next()
+    a.occupy("10.0.9.0/24")
+    b = a.copy()
+    assert state(b) == state(a)
+    assert str(b.allocate_next()) == "10.0.1.0/24"
+    b.release("10.0.9.0/24")
+    assert state(a) == (["10.0.0.0/24", "10.0.9.0/24"], 1, 2)
+    assert str(a.allocate_next()) == "10.0.1.0/24"

@@ -481,3 +481,28 @@ def test_pod_ip_allocator_size_counts_window_less_gateway(prefix_room: int, v6: 
     assert str(a.gateway) not in {str(ip) for ip in got}
     with pytest.raises(RangeFullError):
         a.allocate_next()
+
+
+def test_pod_ip_allocator_copy_is_independent() -> None:
+    a = PodIPAllocator("10.0.0.0/29")
+    a.allocate_next()
+    b = a.copy()
+    assert state(b) == state(a)
+    assert str(b.allocate_next()) == "10.0.0.3"
+    b.release("10.0.0.2")
+    assert state(a) == (["10.0.0.2"], ip_int("10.0.0.2"), 1)
+    assert str(a.allocate_next()) == "10.0.0.3"
+
+
+def test_pod_ip_allocator_restore_from_ints_then_cursor() -> None:
+    a = PodIPAllocator("10.0.0.0/24")
+    for _ in range(5):
+        a.allocate_next()
+    a.release("10.0.0.3")
+    saved, last = list(a.iter_ints()), a.last_reserved
+    b = PodIPAllocator("10.0.0.0/24")
+    for value in saved:
+        b.allocate_int(value)
+    b.last_reserved = last
+    assert state(b) == state(a)
+    assert b.allocate_next_int() == a.allocate_next_int() == ip_int("10.0.0.7")
