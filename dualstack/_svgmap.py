@@ -9,7 +9,8 @@ cluster CIDR) is a compact square or 2:1 rectangle.
 Key functions:
 - ``cell_plan(size, max_cells)``: how many cells a range of ``size`` units gets and how
   many units each cell stands for (both powers of two when aggregating).
-- ``aggregate(owners, per_cell)``: fold per-unit owners into per-cell owners.
+- ``aggregate(owners, per_cell)`` / ``aggregate_spans(spans, per_cell)``: fold
+  per-unit owners (or whole spans of units) into per-cell owners.
 - ``render_svg(range_text, cell_count, owners, ...)``: the picture, as SVG text; a pure
   function of its arguments.
 - ``hilbert_xy(order, index)``: the curve itself.
@@ -22,7 +23,7 @@ external references. Cell ``i`` covers units ``[i * per_cell, (i + 1) * per_cell
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Final, Literal
 from xml.sax.saxutils import escape
 
@@ -31,6 +32,7 @@ __all__ = [
     "MAX_CELLS",
     "OwnerKind",
     "aggregate",
+    "aggregate_spans",
     "cell_plan",
     "hilbert_xy",
     "render_svg",
@@ -97,6 +99,26 @@ def aggregate(owners: Mapping[int, OwnerKind], per_cell: int) -> dict[int, Owner
         held = cells.get(cell)
         if held is None or _RANK[kind] < _RANK[held]:
             cells[cell] = kind
+    return cells
+
+
+def aggregate_spans(
+    spans: Iterable[tuple[int, int, OwnerKind]], per_cell: int
+) -> dict[int, OwnerKind]:
+    """Fold inclusive unit spans ``(first, last, kind)`` into ``{cell index: kind}``.
+
+    Like ``aggregate``, but a span costs one step per cell it touches, not per unit, so
+    the reserved tail of an IPv6 /64 (2^64 units) is as cheap as one address.
+    """
+    cells: dict[int, OwnerKind] = {}
+    rank = _RANK
+    for first, last, kind in spans:
+        if last < first:
+            continue
+        for cell in range(first // per_cell, last // per_cell + 1):
+            held = cells.get(cell)
+            if held is None or rank[kind] < rank[held]:
+                cells[cell] = kind
     return cells
 
 

@@ -39,7 +39,7 @@ import yaml
 
 from dualstack._k8sproto import decode_range_allocation
 from dualstack._statefile import DEFAULT_STATE_PATH, LockedState, StateFile
-from dualstack._svgmap import MAX_CELLS, OwnerKind, aggregate, cell_plan, render_svg
+from dualstack._svgmap import MAX_CELLS, OwnerKind, aggregate_spans, cell_plan, render_svg
 from dualstack.errors import ConfigError, DualStackError
 from dualstack.families import IPFamily, format_cidr, format_ip, parse_cidr
 from dualstack.profiles import NEWEST, OLDEST, Profile
@@ -1150,18 +1150,16 @@ def _cmd_decode_range(args: argparse.Namespace, flags: list[str]) -> int:
 # --- map ---------------------------------------------------------------------------------------
 
 
-def _service_range_owners(
-    first: int, family: IPFamily, units: int, size: int, static: int, taken: Iterable[int]
-) -> dict[int, OwnerKind]:
-    """Per-address owners of a Service range (address index = ip - network)."""
-    owners: dict[int, OwnerKind] = {0: "reserved"}
-    for index in range(1 + size, units):
-        owners[index] = "reserved"  # IPv4 broadcast, and IPv6 past the 16-bit window
-    for index in range(1, 1 + static):
-        owners[index] = "static"
-    for value in taken:
-        owners[value - first] = "service"
-    return owners
+def _service_range_spans(
+    first: int, units: int, size: int, static: int, taken: Iterable[int]
+) -> list[tuple[int, int, OwnerKind]]:
+    """Owner spans of a Service range, in address indexes (``ip - network``)."""
+    spans: list[tuple[int, int, OwnerKind]] = [(0, 0, "reserved")]
+    # The IPv4 broadcast address, and IPv6 addresses past the release's 16-bit window.
+    spans.append((1 + size, units - 1, "reserved"))
+    spans.append((1, static, "static"))
+    spans.extend((value - first, value - first, "service") for value in taken)
+    return spans
 
 
 def _write_svg(path: str, text: str) -> None:
@@ -1190,12 +1188,12 @@ def _cmd_map(args: argparse.Namespace, flags: list[str]) -> int:
                 f"{decoded.range_spec!r} — give --range {decoded.range_spec}"
             )
         taken = [decoded.network + 1 + o for o in decoded.allocated]
-        owners = _service_range_owners(first, family, units, decoded.size, decoded.static, taken)
+        spans = _service_range_spans(first, units, decoded.size, decoded.static, taken)
         heading = f"Service range {canonical}: {len(taken)} of {decoded.size} addresses allocated"
     else:
-        owners, units, unit, heading = _state_owners(args, first, prefixlen, family, canonical)
+        spans, units, unit, heading = _state_spans(args, first, prefixlen, family, canonical)
     count, per_cell = cell_plan(units, args.max_cells)
-    cells = aggregate(owners, per_cell)
+    cells = aggregate_spans(spans, per_cell)
     labels = None
     if count <= 4096:
         # Cell i starts at address first + i * (units per cell) * (addresses per unit).
@@ -1214,53 +1212,63 @@ def _cmd_map(args: argparse.Namespace, flags: list[str]) -> int:
     return EXIT_OK
 
 
-def _state_owners(
+def _canonical(cidr: object) -> str:
+    return format_cidr(*parse_cidr(str(cidr)))
+
+
+def _state_spans(
     args: argparse.Namespace, first: int, prefixlen: int, family: IPFamily, canonical: str
-) -> tuple[dict[int, OwnerKind], int, str, str]:
+) -> tuple[list[tuple[int, int, OwnerKind]], int, str, str]:
+    """What ``map --state`` draws: owner spans, unit count, unit name and heading."""
     state_path = args.state or DEFAULT_STATE_PATH
     with StateFile(state_path).locked() as state:
         cluster, flags, version = _need_cluster(state)
     config = _config_from_flags(flags, version)
-    services = [format_cidr(*parse_cidr(c)) for c in config.service_cidrs]
-    clusters = [format_cidr(*parse_cidr(c)) for c in config.cluster_cidrs]
-    units = 1 << (family.width - prefixlen)
+    services = [_canonical(c) for c in config.service_cidrs]
+    clusters = [_canonical(c) for c in config.cluster_cidrs]
+    host_bits = family.width - prefixlen
+    units = 1 << host_bits
     if canonical in services:
         from dualstack.service_ips import range_offset, usable_size
 
-        host_bits = family.width - prefixlen
         size = usable_size(host_bits, family, config.profile)
-        static = range_offset(host_bits, family) if config.profile.static_subrange_default else 0
-        taken = []
-        for service in cluster.services.values():
-            for ip in _cluster_ips(service):
-                if _range_of_ip(ip, [canonical]) is not None:
-                    taken.append(parse_cidr(f"{ip}/{family.width}")[0])
-        owners = _service_range_owners(first, family, units, size, static, taken)
-        return owners, units, "address", f"Service range {canonical}: {len(taken)} ClusterIPs"
+        static = range_offset(host_bits, family) if config.static_subrange else 0
+        taken = [
+            parse_cidr(f"{ip}/{family.width}")[0]
+            for service in cluster.services.values()
+            for ip in _cluster_ips(service)
+            if _range_of_ip(ip, [canonical]) is not None
+        ]
+        spans = _service_range_spans(first, units, size, static, taken)
+        return spans, units, "address", f"Service range {canonical}: {len(taken)} ClusterIPs"
     if canonical in clusters:
         mask = config.node_mask_size(family)
         blocks = 1 << (mask - prefixlen)
-        node_owners: dict[int, OwnerKind] = {}
+        used = set()
         for node in cluster.nodes.values():
             for net in node.pod_cidrs:
                 value, _, fam = parse_cidr(str(net))
                 if fam is family and _matching_range(str(net), [canonical]) is not None:
-                    node_owners[(value - first) >> (family.width - mask)] = "node"
-        heading = f"Cluster CIDR {canonical}: {len(node_owners)} of {blocks} /{mask} node blocks"
-        return node_owners, blocks, f"/{mask} node block", heading
+                    used.add((value - first) >> (family.width - mask))
+        spans = [(index, index, "node") for index in sorted(used)]
+        heading = f"Cluster CIDR {canonical}: {len(used)} of {blocks} /{mask} node blocks"
+        return spans, blocks, f"/{mask} node block", heading
     for node in cluster.nodes.values():
-        if canonical in (str(n) for n in node.pod_cidrs):
-            pod_owners: dict[int, OwnerKind] = {0: "reserved", 1: "reserved"}
-            if family is IPFamily.IPv4:
-                pod_owners[units - 1] = "reserved"
-            for pod in cluster.pods.values():
-                if pod.node != node.name:
-                    continue
-                for ip in pod.pod_ips:
-                    if IPFamily.of(ip) is family:
-                        pod_owners[parse_cidr(f"{ip}/{family.width}")[0] - first] = "pod"
-            heading = f"node {node.name} Pod CIDR {canonical}"
-            return pod_owners, units, "address", heading
+        if canonical not in (_canonical(n) for n in node.pod_cidrs):
+            continue
+        # The network address and the gateway (CNI host-local's default), and the
+        # IPv4 broadcast address, are never Pod IPs.
+        spans = [(0, 1, "reserved")]
+        if family is IPFamily.IPv4:
+            spans.append((units - 1, units - 1, "reserved"))
+        for pod in cluster.pods.values():
+            if pod.node != node.name:
+                continue
+            for ip in pod.pod_ips:
+                if IPFamily.of(ip) is family:
+                    index = parse_cidr(f"{ip}/{family.width}")[0] - first
+                    spans.append((index, index, "pod"))
+        return spans, units, "address", f"node {node.name}: Pod CIDR {canonical}"
     known = ", ".join([*services, *clusters]) or "none"
     raise _CommandError(
         f"--range {args.range!r} is not a Service range, cluster CIDR or node Pod CIDR of "

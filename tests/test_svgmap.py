@@ -10,7 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dualstack._svgmap import KINDS, MAX_CELLS, aggregate, cell_plan, hilbert_xy, render_svg
+from dualstack._svgmap import (
+    KINDS,
+    MAX_CELLS,
+    aggregate,
+    aggregate_spans,
+    cell_plan,
+    hilbert_xy,
+    render_svg,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -165,3 +173,25 @@ def test_render_svg_kinds_per_cell_match_owners(data, cell_count):
     expected = Counter(owners.values())
     expected["free"] += cell_count - len(owners)
     assert Counter(_kind_of(c) for c in cells) == +expected
+
+
+def test_aggregate_spans_huge_span_costs_cells_not_units():
+    # The reserved tail of an IPv6 /64 under a 16-bit window: 2^64 - 65536 units.
+    per_cell = 1 << 48
+    spans = [(0, 0, "reserved"), (65536, (1 << 64) - 1, "reserved"), (1, 1, "service")]
+    cells = aggregate_spans(spans, per_cell)
+    assert len(cells) == 65536
+    assert cells[0] == "service"  # the window's cell shows its one Service
+    assert set(list(cells.values())[1:]) == {"reserved"}
+
+
+@settings(max_examples=60)
+@given(
+    owners=st.dictionaries(
+        st.integers(min_value=0, max_value=1023), st.sampled_from(sorted(KINDS)), max_size=40
+    ),
+    per_cell=st.sampled_from([1, 2, 4, 16, 64]),
+)
+def test_aggregate_spans_single_units_equal_aggregate(owners, per_cell):
+    spans = [(unit, unit, kind) for unit, kind in owners.items()]
+    assert aggregate_spans(spans, per_cell) == aggregate(owners, per_cell)
