@@ -462,13 +462,15 @@ def _print_table(rows: Sequence[Sequence[str]], out: IO[str]) -> None:
 # --- simulate --------------------------------------------------------------------------------
 
 
-def _service_manifest(name: str, policy: str | None) -> dict[str, Any]:
+def _service_manifest(name: str, policy: str | None, family: str | None = None) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "selector": {"app": name},
         "ports": [{"port": 80, "protocol": "TCP", "targetPort": 8080}],
     }
     if policy is not None:
         spec["ipFamilyPolicy"] = policy
+    if family is not None:
+        spec["ipFamily"] = family  # the alpha API (1.16-1.19): one family per Service
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -528,9 +530,13 @@ def _cmd_simulate(args: argparse.Namespace, flags: list[str]) -> int:
             show("pods", done)
         if stopped and stopped[-1].startswith("pod"):
             break
+    # Under the alpha API a Service has one family; alternate them so that both
+    # Service ranges of a dual-stack cluster are exercised.
+    alternate = profile.service_api == "alpha" and config.is_dual_stack
     for k in range(args.services):
+        family = str(config.families[k % 2]) if alternate else None
         try:
-            cluster.create_service(_service_manifest(f"svc-{k:04d}", policy))
+            cluster.create_service(_service_manifest(f"svc-{k:04d}", policy, family))
         except DualStackError as error:
             stopped.append(f"service svc-{k:04d}: {_one_line(error)}")
             break
