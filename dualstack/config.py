@@ -545,23 +545,31 @@ class ClusterConfig:
         return hash(self._key())
 
     def __repr__(self) -> str:
-        masks = {str(f): n for f, n in sorted(self._masks.items())}
         parts = [
             f"cluster_cidrs={self.cluster_cidrs!r}",
             f"service_cidrs={self.service_cidrs!r}",
-            f"node_mask_sizes={masks!r}"
-            if not self._profile.single_node_mask
-            else f"node_mask_sizes={self._masks[IPFamily.IPv4]!r}",
-            f"feature_gates={dict(self._gates)!r}",
-            f"version={self.version!r}",
         ]
+        masks = self._repr_masks()
+        if masks is not None:
+            parts.append(f"node_mask_sizes={masks!r}")
+        parts += [f"feature_gates={dict(self._gates)!r}", f"version={self.version!r}"]
         if self._lb_pools:
-            parts.append(
-                f"load_balancer_pools={ {str(f): list(v) for f, v in self.load_balancer_pools.items()}!r}"  # noqa: E501
-            )
+            pools = {str(f): list(v) for f, v in self.load_balancer_pools.items()}
+            parts.append(f"load_balancer_pools={pools!r}")
         if not self._allocate:
             parts.append("allocate_node_cidrs=False")
         return f"ClusterConfig({', '.join(parts)})"
+
+    def _repr_masks(self) -> int | dict[str, int] | None:
+        """The ``node_mask_sizes`` argument that rebuilds this configuration."""
+        families = self.pod_families
+        if not families:
+            return None
+        gate = rules.gate_value(self._gates, "IPv6DualStack", self._profile)
+        per_family = self._profile.mask_rules == "1.17" and gate
+        if len(families) == 1 and not per_family:
+            return self._masks[families[0]]
+        return {str(f): self._masks[f] for f in families}
 
 
 # ---------------------------------------------------------------------------------------

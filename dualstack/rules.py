@@ -557,8 +557,14 @@ def kcm_option_errors(service_flag: str) -> list[str]:
 
 
 def _old_cluster_count_text(profile: Profile) -> bool:
-    """1.16 printed ``len of clusters is:<n> > more than max allowed of 2`` (node §2.1)."""
-    return profile.minor <= 16
+    """``len of clusters is:<n> > more than max allowed of 2`` (node §2.1) up to 1.24.
+
+    kube-controller-manager's node IPAM start-up kept this text while it still checked
+    the IPv6DualStack gate itself; the shared ``validateCIDRs`` helper with the
+    route-controller text ``length of clusterCIDRs is:...`` replaced it after the gate
+    was removed (stored core.go versions; the exact release is not pinned, 1.25 assumed).
+    """
+    return profile.minor <= 24
 
 
 def validate_cluster_cidrs(

@@ -680,6 +680,7 @@ def test_family_order_is_the_given_order(config):
     )
     assert rebuilt.families == config.families
     assert rebuilt.capacity() == config.capacity()
+    assert eval(repr(config), {"ClusterConfig": ClusterConfig}) == config
 
 
 @settings(max_examples=40)

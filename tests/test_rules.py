@@ -505,6 +505,18 @@ def test_apiserver_service_range_hint_gives_fitting_prefix():
             "len of clusters is:3 > more than max allowed of 2",
         ),
         (
+            "10.0.0.0/16,fd00::/48,192.168.0.0/16",
+            "1.24",
+            True,
+            "len of clusters is:3 > more than max allowed of 2",
+        ),
+        (
+            "10.0.0.0/16,fd00::/48,192.168.0.0/16",
+            "1.25",
+            True,
+            "length of clusterCIDRs is:3 more than max allowed of 2",
+        ),
+        (
             "10.0.0.0/16,10.1.0.0/16,10.2.0.0/16",
             "1.30",
             True,
@@ -532,6 +544,8 @@ def test_apiserver_service_range_hint_gives_fitting_prefix():
         "same-family-v6",
         "three-mixed",
         "three-mixed-1.16",
+        "three-mixed-1.24",
+        "three-mixed-1.25",
         "three-v4",
         "gate-off",
     ],
