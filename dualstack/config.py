@@ -951,33 +951,29 @@ def _kube_proxy_cidr_findings(text: str, profile: Profile, gate: bool) -> list[F
         else:
             return []
         return [Finding("error", subject, with_hint(detail, example))]
-    findings: list[Finding] = []
-    for item in items:
-        if _cidr_list(item) is None:
-            findings.append(
-                Finding(
-                    "error",
-                    subject,
-                    with_hint(
-                        "must be a valid CIDR block (e.g. 10.100.0.0/16 or fde4:8dba:82e1::/48)",
-                        f"{item!r} is not a CIDR",
-                    ),
-                )
-            )
-    if pools is not None and (
-        len(pools) > 2 or (len(pools) == 2 and pools[0].family is pools[1].family)
-    ):
-        findings.append(
-            Finding(
-                "error",
-                subject,
-                with_hint(
-                    "must be a either a single CIDR or dual-stack pair of CIDRs "
-                    "(e.g. [10.100.0.0/16, fde4:8dba:82e1::/48]",
-                    example,
-                ),
-            )
+    # validateDualStackCIDRStrings: more than two entries are refused without parsing;
+    # otherwise each entry must parse, and a parsed pair must be one of each family.
+    pair_text = with_hint(
+        "must be a either a single CIDR or dual-stack pair of CIDRs "
+        "(e.g. [10.100.0.0/16, fde4:8dba:82e1::/48]",
+        example,
+    )
+    if len(items) > 2:
+        return [Finding("error", subject, pair_text)]
+    findings = [
+        Finding(
+            "error",
+            subject,
+            with_hint(
+                "must be a valid CIDR block (e.g. 10.100.0.0/16 or fde4:8dba:82e1::/48)",
+                f"{item!r} is not a CIDR",
+            ),
         )
+        for item in items
+        if _cidr_list(item) is None
+    ]
+    if pools is not None and len(pools) == 2 and pools[0].family is pools[1].family:
+        findings.append(Finding("error", subject, pair_text))
     return findings
 
 

@@ -840,8 +840,16 @@ def test_check_components_locked_gate_message_is_upstream():
             "10.0.0.0/16,bogus",
             "must be a valid CIDR block (e.g. 10.100.0.0/16 or fde4:8dba:82e1::/48)",
         ),
+        ("1.30", "10.0.0.0/16,fd00::/48,bogus", "must be a either a single CIDR or dual-stack"),
     ],
-    ids=["1.20-three", "1.20-same-family", "1.20-bogus", "1.30-same-family", "1.30-bogus"],
+    ids=[
+        "1.20-three",
+        "1.20-same-family",
+        "1.20-bogus",
+        "1.30-same-family",
+        "1.30-bogus",
+        "1.30-three-unparsed",
+    ],
 )
 def test_check_components_kube_proxy_cluster_cidr_texts(version, cidr, expected):
     findings = check_components(
