@@ -43,6 +43,8 @@ _SHIFT: Final = 16
 _CHUNK: Final = 1 << _SHIFT
 _MASK: Final = _CHUNK - 1
 _CHUNK_BYTES: Final = _CHUNK >> 3
+# What a chunk not created yet reads as in the offset_ops lookups.
+_ZEROS: Final = bytes(_CHUNK_BYTES)
 # Bitmaps of more offsets than this keep a set of offsets (see AllocationBitmap.__new__).
 _SPARSE_FROM: Final = 1 << 24
 # bytes.translate table: 0xff -> 1 (full byte), anything else -> 0.
@@ -391,6 +393,69 @@ class AllocationBitmap:
 
         return allocate
 
+    def offset_ops(
+        self,
+    ) -> tuple[Callable[[int], bool], Callable[[int], bool], Callable[[int], bool]]:
+        """Fast ``(contains, allocate, release)`` functions bound to this bitmap's storage.
+
+        They behave as ``offset in bitmap``, ``bitmap.allocate`` and ``bitmap.release``,
+        except that ``allocate`` does not check its argument: the caller guarantees
+        ``0 <= offset < size`` (an allocator that has just mapped an address to an
+        offset knows it). Valid for the life of this bitmap, like ``random_allocator``.
+        """
+        # Hot paths of ServiceIPAllocator.release/__contains__/allocate
+        # (benchmarks/bench_service_ips.py W1 release, W4, W6): one frame each with the
+        # storage in closure cells; a byte not grown yet raises and goes the slow way.
+        bits_of = self._bits.get
+        full_of = self._full
+        slow_allocate = self.allocate
+        bitmap = self
+
+        # A missing chunk reads as zeros: raising costs more than the whole lookup, and
+        # misses on an empty range are W6's first figure.
+        def contains(offset: int) -> bool:
+            try:
+                byte = bits_of(offset >> 16, _ZEROS)[(offset & 0xFFFF) >> 3]
+            except IndexError:
+                return False
+            return (byte >> (offset & 7)) & 1 == 1
+
+        def allocate(offset: int) -> bool:
+            j = (offset & 0xFFFF) >> 3
+            try:
+                bits = bits_of(offset >> 16)
+                value = bits[j]  # type: ignore[index]
+            except (TypeError, IndexError):
+                return slow_allocate(offset)
+            mask = 1 << (offset & 7)
+            if value & mask:
+                return False
+            value |= mask
+            bits[j] = value  # type: ignore[index]
+            if value == 255:
+                full_of[offset >> 16][j] = 1
+            bitmap._count += 1
+            return True
+
+        def release(offset: int) -> bool:
+            chunk = offset >> 16
+            j = (offset & 0xFFFF) >> 3
+            bits = bits_of(chunk, _ZEROS)
+            try:
+                value = bits[j]
+            except IndexError:
+                return False
+            mask = 1 << (offset & 7)
+            if not value & mask:
+                return False  # never writes to _ZEROS: no bit is set there
+            if value == 255:
+                full_of[chunk][j] = 0
+            bits[j] = value ^ mask  # type: ignore[index]
+            bitmap._count -= 1
+            return True
+
+        return contains, allocate, release
+
     # --- search --------------------------------------------------------------------
     def first_free(self, lo: int, hi: int) -> int:
         """The lowest free offset in ``[lo, hi)``, or -1."""
@@ -587,6 +652,11 @@ class _SparseBitmap(AllocationBitmap):
                 self.allocate(found)
                 return found
         return -1
+
+    def offset_ops(
+        self,
+    ) -> tuple[Callable[[int], bool], Callable[[int], bool], Callable[[int], bool]]:
+        return self._set.__contains__, self.allocate, self.release
 
     def random_allocator(self, reserved_low: int, rng: _random.Random) -> Callable[[], int]:
         getrandbits = rng.getrandbits

@@ -171,13 +171,16 @@ class ServiceIPAllocator:
         "_alloc_random",
         "_base",
         "_bitmap",
+        "_clear_bit",
         "_family",
         "_getrandbits",
+        "_has_bit",
         "_ipver",
         "_offset",
         "_pool",
         "_profile",
         "_rng",
+        "_set_bit",
         "_size",
     )
 
@@ -218,6 +221,7 @@ class ServiceIPAllocator:
     def _set_bitmap(self, bitmap: AllocationBitmap) -> None:
         self._bitmap = bitmap
         self._alloc_random = bitmap.random_allocator(self._offset, self._rng)
+        self._has_bit, self._set_bit, self._clear_bit = bitmap.offset_ops()
 
     # --- views ----------------------------------------------------------------------
     @property
@@ -341,7 +345,7 @@ class ServiceIPAllocator:
         offset = value - self._base
         if family is not self._family or not 0 <= offset < self._size:
             raise self._not_in_range(value, family)
-        if not self._bitmap.allocate(offset):
+        if not self._set_bit(offset):
             raise AlreadyAllocatedError(
                 _ALLOCATED, hint=f"{format_ip(value, family)} is in use; release it first"
             )
@@ -377,11 +381,11 @@ class ServiceIPAllocator:
             if version == self._ipver:
                 offset = value - self._base
                 if 0 <= offset < self._size:
-                    self._bitmap.release(offset)
+                    self._clear_bit(offset)
                 return
         offset = self._offset_of(ip)
         if offset >= 0:
-            self._bitmap.release(offset)
+            self._clear_bit(offset)
 
     def __contains__(self, ip: object) -> bool:
         """Whether ``ip`` is allocated (upstream ``Has``); False outside the range."""
@@ -390,9 +394,9 @@ class ServiceIPAllocator:
             value, version = _get_ip(ip)
             if version == self._ipver:
                 offset = value - self._base
-                return 0 <= offset < self._size and offset in self._bitmap
+                return 0 <= offset < self._size and self._has_bit(offset)
         offset = self._offset_of(ip)
-        return offset >= 0 and offset in self._bitmap
+        return offset >= 0 and self._has_bit(offset)
 
     def __iter__(self) -> Iterator[_netaddr.IPAddress]:
         """The allocated addresses, ascending, as fresh ``IPAddress`` objects."""
@@ -411,14 +415,14 @@ class ServiceIPAllocator:
     def has_int(self, value: int) -> bool:
         """Whether the address int ``value`` is allocated."""
         offset = value - self._base
-        return 0 <= offset < self._size and offset in self._bitmap
+        return 0 <= offset < self._size and self._has_bit(offset)
 
     def allocate_int(self, value: int) -> None:
         """``allocate`` for an address int of this range's family; same errors."""
         offset = value - self._base
         if not 0 <= offset < self._size:
             raise self._not_in_range(value, self._family)
-        if not self._bitmap.allocate(offset):
+        if not self._set_bit(offset):
             raise AlreadyAllocatedError(
                 _ALLOCATED, hint=f"{format_ip(value, self._family)} is in use; release it first"
             )
@@ -433,7 +437,7 @@ class ServiceIPAllocator:
     def release_int(self, value: int) -> bool:
         """``release`` of an address int; True when it was allocated and is now free."""
         offset = value - self._base
-        return 0 <= offset < self._size and self._bitmap.release(offset)
+        return 0 <= offset < self._size and self._clear_bit(offset)
 
     def iter_ints(self) -> Iterator[int]:
         """The allocated addresses as ints, ascending."""

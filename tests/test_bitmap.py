@@ -243,3 +243,27 @@ def test_sparse_storage_behaves_like_dense(case, releases):
     assert list(dense) == list(sparse) and dense.count == sparse.count
     assert dense.to_k8s_bytes() == sparse.to_k8s_bytes()
     assert rng_d.getstate() == rng_s.getstate()
+
+
+@given(
+    st.sampled_from([1, 9, 65536, 70000, 2**24 + 3]),
+    st.lists(st.tuples(st.sampled_from(["in", "add", "del"]), st.integers(0, 2**25)), max_size=60),
+)
+def test_offset_ops_match_methods_and_set_model(size, ops):
+    b = AllocationBitmap(size)
+    contains, allocate, release = b.offset_ops()
+    model: set[int] = set()
+    for op, raw in ops:
+        offset = raw % size
+        if op == "in":
+            assert contains(offset) == (offset in model) == (offset in b)
+            assert not contains(-1 - offset) and not contains(size + raw)
+        elif op == "add":
+            assert allocate(offset) == (offset not in model)
+            model.add(offset)
+        else:
+            assert release(offset) == (offset in model)
+            assert not release(-1 - offset)
+            model.discard(offset)
+        assert b.count == len(model)
+    assert list(b) == sorted(model)
