@@ -325,9 +325,9 @@ class NodeCIDRAllocator:
         # above _top it is free, so no full check and no search is needed.
         found = self._cursor
         if found >= self._top:
-            self._top = found + 1
+            nxt = self._top = found + 1
             self._set_bit(found)
-            self._cursor = found + 1 if found + 1 < self._size else 0
+            self._cursor = nxt if nxt < self._size else 0
         else:
             found = self._take_next()
         net = _new_net(_IPNetwork)

@@ -299,9 +299,9 @@ class PodIPAllocator:
         # An offset at or above _top is free, so no full check and no search is needed.
         found = self._pos
         if found >= self._top:
-            self._top = found + 1
+            nxt = self._top = found + 1
             self._set_bit(found)
-            self._pos = found + 1 if found + 1 < self._n else 0
+            self._pos = nxt if nxt < self._n else 0
         else:
             found = self._take_next()
         value = self._start + found
