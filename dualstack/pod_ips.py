@@ -335,7 +335,18 @@ class PodIPAllocator:
         return make_ip(value, family)
 
     def allocate_int(self, value: int) -> None:
-        """``allocate`` of an address of the allocator's family given as an int."""
+        """``allocate`` of an address of the allocator's family given as an int.
+
+        Raises:
+            NotInRangeError: ``value`` is not an address of the family, or as
+                ``allocate``.
+            AlreadyAllocatedError: as ``allocate``.
+        """
+        if type(value) is not int or not 0 <= value <= self._family.max_int:
+            raise NotInRangeError(
+                f"{value!r} is not an {self._family} address (an int)",
+                hint=f"give an int between 0 and {self._family.max_int}",
+            )
         self._reserve(value, self._family)
 
     def release(self, ip: IPInput) -> None:

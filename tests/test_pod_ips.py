@@ -506,3 +506,13 @@ def test_pod_ip_allocator_restore_from_ints_then_cursor() -> None:
     b.last_reserved = last
     assert state(b) == state(a)
     assert b.allocate_next_int() == a.allocate_next_int() == ip_int("10.0.0.7")
+
+
+@pytest.mark.parametrize(
+    "value", [-1, 2**32, 2**128, "10.0.0.2"], ids=["neg", "v6-size", "huge", "str"]
+)
+def test_pod_ip_allocator_allocate_int_outside_family_raises_not_in_range(value: object) -> None:
+    a = PodIPAllocator("10.0.0.0/29")
+    with pytest.raises(NotInRangeError):
+        a.allocate_int(value)  # type: ignore[arg-type]
+    assert a.used == 0
