@@ -1,8 +1,10 @@
-"""AllocationBitmap with RandomScan against a plain set model (service-ips.md §1.6, §1.9).
+"""AllocationBitmap with RandomScan or NextFit against a plain set model.
 
-Rule checked: nothing is handed out twice, nothing outside ``[0, size)``, the upper
-(dynamic) band is filled before the lower band, ``free + count == size``, the byte
-encoding round-trips, and a failed ``allocate_next`` draws no random number.
+Rules checked (service-ips.md §1.6, §1.9; node-and-pod-ips.md §1.4): nothing is handed
+out twice, nothing outside ``[0, size)``, with RandomScan the upper (dynamic) band is
+filled before the lower band, with NextFit the first free offset at or after the cursor
+comes next (wrapping), ``free + count == size``, the byte encoding round-trips, and a
+failed ``allocate_next`` draws no random number.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from dualstack.bitmap import AllocationBitmap, RandomScan
+from dualstack.bitmap import AllocationBitmap, NextFit, RandomScan
 from dualstack.errors import RangeFullError
 
 SIZES = st.one_of(
@@ -34,13 +36,35 @@ SIZES = st.one_of(
 class BitmapMachine(RuleBasedStateMachine):
     offsets = Bundle("offsets")
 
-    @initialize(size=SIZES, reserved=st.integers(0, 300), seed=st.integers(0, 2**32))
-    def start(self, size, reserved, seed):
+    @initialize(
+        size=SIZES,
+        reserved=st.integers(0, 300),
+        seed=st.integers(0, 2**32),
+        next_fit=st.booleans(),
+        cursor=st.integers(0, 2**20),
+    )
+    def start(self, size, reserved, seed, next_fit, cursor):
         self.size = size
         self.reserved = min(reserved, size)
         self.rng = random.Random(seed)
-        self.bitmap = AllocationBitmap(size, RandomScan(reserved, self.rng))
+        self.next_fit = next_fit
+        self.cursor = cursor
+        strategy = NextFit(cursor) if next_fit else RandomScan(reserved, self.rng)
+        self.bitmap = AllocationBitmap(size, strategy)
         self.model: set[int] = set()
+
+    def _next_fit_expected(self) -> int:
+        """CIDRSet's rotating cursor: first free at or after the cursor, wrapping."""
+        start = self.cursor if 0 <= self.cursor < self.size else 0
+        for offset in range(start, min(self.size, start + 3000)):
+            if offset not in self.model:
+                return offset
+        if start + 3000 < self.size:
+            return -2  # not found among the first few thousand: do not predict
+        for offset in range(min(start, 3000)):
+            if offset not in self.model:
+                return offset
+        return -2
 
     def _upper_has_free(self) -> bool:
         upper = self.size - self.reserved
@@ -56,10 +80,16 @@ class BitmapMachine(RuleBasedStateMachine):
                 assert self.rng.getstate() == state
                 return -1
             raise AssertionError("a full bitmap handed out an offset")
-        upper_free = self._upper_has_free()
-        offset = self.bitmap.allocate_next()
+        if self.next_fit:
+            expected = self._next_fit_expected()
+            offset = self.bitmap.allocate_next()
+            assert expected in (-2, offset)
+            self.cursor = offset + 1 if offset + 1 < self.size else 0
+        else:
+            upper_free = self._upper_has_free()
+            offset = self.bitmap.allocate_next()
+            assert (offset >= self.reserved) == upper_free
         assert 0 <= offset < self.size and offset not in self.model
-        assert (offset >= self.reserved) == upper_free
         self.model.add(offset)
         return offset
 
