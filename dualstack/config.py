@@ -377,7 +377,11 @@ class ClusterConfig:
 
     @property
     def cluster_pools(self) -> tuple[CIDRPool, ...]:
-        """The cluster CIDRs as ``CIDRPool`` values (empty when not allocating)."""
+        """The cluster CIDRs as ``CIDRPool`` values, in order.
+
+        With ``allocate_node_cidrs=False`` these are the entries that parse (nothing is
+        checked then).
+        """
         return self._cluster
 
     @property
@@ -505,6 +509,7 @@ class ClusterConfig:
                 )
         if not self._allocate:
             max_nodes = 0
+            limiting = None
             warnings.append(
                 "--allocate-node-cidrs=false: kube-controller-manager assigns no Pod CIDRs, "
                 "nodes only have the ones given to them"

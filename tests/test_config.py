@@ -683,6 +683,86 @@ def test_family_order_is_the_given_order(config):
     assert eval(repr(config), {"ClusterConfig": ClusterConfig}) == config
 
 
+@st.composite
+def wild_configs(draw: st.DrawFn) -> dict[str, object]:
+    """Arguments of any shape: masks, prefixes and gates anywhere in their range."""
+    version = draw(VERSIONS)
+    families = draw(st.sampled_from([(V4,), (V6,), (V4, V6), (V6, V4)]))
+
+    def cidr(family: IPFamily, base: int, usual: tuple[int, int]) -> str:
+        # Mostly near what works, sometimes anywhere: both sides of every limit.
+        prefix = draw(st.integers(*usual) | st.integers(0, family.width))
+        value = base & ~((1 << (family.width - prefix)) - 1)
+        return CIDRPool.from_ints(value, prefix, family).cidr
+
+    cluster = [
+        cidr(f, 10 << 24, (8, 26)) if f is V4 else cidr(f, 0xFD00 << 112, (40, 66))
+        for f in families
+    ]
+    service = [
+        cidr(f, 172 << 24, (10, 30)) if f is V4 else cidr(f, 0xFD01 << 112, (60, 126))
+        for f in families
+    ]
+    masks = draw(
+        st.one_of(
+            st.none(),
+            st.none(),
+            st.integers(-1, 130),
+            st.dictionaries(st.sampled_from([V4, V6]), st.integers(0, 130), max_size=2),
+        )
+    )
+    gates = draw(
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "IPv6DualStack",
+                    "ServiceIPStaticSubrange",
+                    "MultiCIDRServiceAllocator",
+                    "DisableAllocatorDualWrite",
+                ]
+            ),
+            st.booleans(),
+            max_size=4,
+        )
+    )
+    return {
+        "cluster_cidrs": cluster,
+        "service_cidrs": service,
+        "node_mask_sizes": masks,
+        "feature_gates": gates,
+        "version": version,
+    }
+
+
+@settings(max_examples=150)
+@given(arguments=wild_configs())
+def test_any_accepted_config_builds_working_allocators(arguments):
+    try:
+        config = ClusterConfig(**arguments)  # type: ignore[arg-type]
+    except ConfigError as error:
+        assert all(SEP in e for e in error.errors)
+        return
+    capacity = config.capacity()
+    for pool in config.cluster_pools:
+        nodes = NodeCIDRAllocator(
+            pool.cidr, config.node_mask_size(pool.family), version=config.version
+        )
+        assert nodes.size == capacity.per_family[pool.family].node_blocks
+        nodes.allocate_next()
+    for pool in config.service_pools:
+        services = ServiceIPAllocator(
+            pool.cidr,
+            version=config.version,
+            rng=random.Random(1),
+            static_subrange=config.static_subrange,
+        )
+        if config.service_allocator == config.profile.allocator:
+            assert services.size == capacity.per_family[pool.family].service_ips
+            assert services.static_size == capacity.per_family[pool.family].static_band
+        if services.size:
+            assert services.allocate_next() in services
+
+
 @settings(max_examples=40)
 @given(
     version=VERSIONS,
