@@ -777,11 +777,17 @@ def _parse_flags(flags: Iterable[str] | str, profile: Profile) -> _FlagValues:
     while i < len(items):
         item = items[i]
         i += 1
-        if not item.startswith("--") or item == "--":
+        if item.startswith("-") and not item.startswith("--") and len(item) > 1:
             raise ConfigError(
-                f"unexpected argument {item!r}",
-                hint="give flags as --name=value or --name value",
+                f"unknown shorthand flag: {item[1]!r} in {item}",
+                hint="give the long flag names, e.g. --cluster-cidr=10.244.0.0/16",
             )
+        if not item.startswith("--") or item == "--":
+            previous = items[i - 2] if i >= 2 else ""
+            hint = "give flags as --name=value or --name value"
+            if previous[2:] in _BOOL_FLAGS:
+                hint = f"a boolean flag takes its value after '=': {previous}={item}"
+            raise ConfigError(f"unexpected argument {item!r}", hint=hint)
         name, sep, value = item[2:].partition("=")
         if name not in known:
             hint = "dualstack reads " + ", ".join(f"--{n}" for n in sorted(known))

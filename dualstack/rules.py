@@ -49,6 +49,7 @@ __all__ = [
     "controller_cidr_error",
     "effective_allocator",
     "gate_known",
+    "gate_value",
     "host_local_usable",
     "kcm_option_errors",
     "kcm_service_cidr_error",

@@ -136,6 +136,13 @@ def test_from_flags_per_family_mask_unknown_in_1_16():
     assert errors_of(excinfo) == ["unknown flag: --node-cidr-mask-size-ipv4"]
 
 
+def test_from_flags_shorthand_and_stray_arguments_refused():
+    with pytest.raises(ConfigError, match="unknown shorthand flag: 'v' in -v=2"):
+        from_flags("--cluster-cidr=10.0.0.0/16", "-v=2")
+    with pytest.raises(ConfigError, match="--allocate-node-cidrs=false"):
+        from_flags("--cluster-cidr=10.0.0.0/16", "--allocate-node-cidrs", "false")
+
+
 def test_from_flags_missing_value():
     with pytest.raises(ConfigError, match="flag needs an argument: --cluster-cidr"):
         from_flags("--cluster-cidr")
