@@ -509,6 +509,7 @@ def _cmd_simulate(args: argparse.Namespace, flags: list[str]) -> int:
     done = 0
     stopped: list[str] = []
     node_names: list[str] = []
+    pods_created = services_created = 0
     for i in range(args.nodes):
         name = f"node-{i:04d}"
         try:
@@ -527,6 +528,7 @@ def _cmd_simulate(args: argparse.Namespace, flags: list[str]) -> int:
                 stopped.append(f"pod on {name}: {_one_line(error)}")
                 break
             done += 1
+            pods_created += 1
             show("pods", done)
         if stopped and stopped[-1].startswith("pod"):
             break
@@ -541,6 +543,7 @@ def _cmd_simulate(args: argparse.Namespace, flags: list[str]) -> int:
             stopped.append(f"service svc-{k:04d}: {_one_line(error)}")
             break
         done += 1
+        services_created += 1
         show("services", done)
     progress.close()
     findings = list(cluster.validate())
@@ -552,8 +555,8 @@ def _cmd_simulate(args: argparse.Namespace, flags: list[str]) -> int:
     for flag in used_flags:
         print(f"  {flag}", file=out)
     print(
-        f"created: {len(cluster.nodes)} nodes, {len(cluster.pods)} Pods, "
-        f"{len(cluster.services)} Services in {elapsed:.2f} s",
+        f"created: {len(node_names)} nodes, {pods_created} Pods, "
+        f"{services_created} Services in {elapsed:.2f} s",
         file=out,
     )
     print("", file=out)
