@@ -1,0 +1,389 @@
+"""Cluster: the facade that ties a ClusterConfig to the allocators, as a running cluster.
+
+Purpose: one object that behaves like the address-handing parts of a Kubernetes cluster.
+This module holds the Service part (kube-apiserver's Service REST storage, the
+bootstrap ``default/kubernetes`` Service, and a cloud provider's / MetalLB's
+LoadBalancer addresses); nodes, Pods, snapshots, validation and egress are added by
+their own parts, each in its own clearly separated block of attributes and methods.
+
+Key types:
+- ``Cluster(config, *, seed=None, network_plugin="cni", egress=None)``;
+  Services: ``create_service``, ``update_service``, ``delete_service``,
+  ``get_service``, ``services`` (read-only, keyed ``"namespace/name"``),
+  ``service_warnings`` (the API server's warnings for the last Service call).
+
+Invariants (Service part): every allocated ClusterIP belongs to exactly one stored
+Service and vice versa; every LoadBalancer ingress address belongs to exactly one
+stored ``type: LoadBalancer`` Service; ``default/kubernetes`` always exists and holds the
+first address of the primary range (deleting it recreates it, as the bootstrap
+controller does); a failing call leaves every allocator, counter and random generator
+exactly as before; returned dicts are deep copies (changing them changes nothing).
+"""
+
+from __future__ import annotations
+
+import random as _random
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
+
+from dualstack.bitmap import AllocationBitmap
+from dualstack.config import ClusterConfig
+from dualstack.errors import DualStackError, NotFoundError
+from dualstack.families import IPFamily, format_ip, parse_ip
+from dualstack.pools import CIDRPool
+from dualstack.service_ips import ServiceIPAllocator
+from dualstack.services import (
+    Manifest,
+    ServiceRules,
+    check_manifest,
+    create_checked,
+    create_service,
+    service_addresses,
+    service_key,
+    update_checked,
+)
+from dualstack.services import _copy as _copy_manifest
+
+__all__ = ["Cluster", "ServiceMap"]
+
+KUBERNETES_SERVICE_KEY: Final = "default/kubernetes"
+
+
+class ServiceMap(Mapping[str, Manifest]):
+    """A read-only view of the stored Services; each lookup returns a deep copy."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: Mapping[str, Manifest]) -> None:
+        self._store = store
+
+    def __getitem__(self, key: str) -> Manifest:
+        return _copy_manifest(self._store[key])  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._store)
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def __repr__(self) -> str:
+        return f"ServiceMap({sorted(self._store)!r})"
+
+
+class _LoadBalancerPool:
+    """LoadBalancer addresses of one family, lowest free first (like MetalLB).
+
+    The network address and, for IPv4, the broadcast address are never handed out
+    (MetalLB's ``avoidBuggyIPs`` habit, and what a cloud provider does).
+    """
+
+    __slots__ = ("_bitmaps", "_family", "_pools")
+
+    def __init__(self, family: IPFamily, cidrs: tuple[str, ...]) -> None:
+        self._family = family
+        self._pools = tuple(CIDRPool(c) for c in cidrs)
+        self._bitmaps = tuple(AllocationBitmap(self._usable(p)) for p in self._pools)
+
+    def _usable(self, pool: CIDRPool) -> int:
+        reserved = 2 if self._family is IPFamily.IPv4 else 1
+        return max(pool.size - reserved, 0)
+
+    @property
+    def free(self) -> int:
+        return sum(b.free for b in self._bitmaps)
+
+    def allocate_next(self) -> str:
+        for pool, bitmap in zip(self._pools, self._bitmaps, strict=True):
+            offset = bitmap.first_free(0, bitmap.size) if bitmap.free else -1
+            if offset >= 0:
+                bitmap.allocate(offset)
+                return format_ip(pool.first + 1 + offset, self._family)
+        raise DualStackError("load balancer pool exhausted")  # callers check .free first
+
+    def release(self, ip: str) -> None:
+        value, family = parse_ip(ip)
+        if family is not self._family:
+            return
+        for pool, bitmap in zip(self._pools, self._bitmaps, strict=True):
+            offset = value - pool.first - 1
+            if 0 <= offset < bitmap.size:
+                bitmap.release(offset)
+                return
+
+    def used(self) -> list[str]:
+        return [
+            format_ip(pool.first + 1 + offset, self._family)
+            for pool, bitmap in zip(self._pools, self._bitmaps, strict=True)
+            for offset in bitmap
+        ]
+
+
+class Cluster:
+    """A simulated cluster: Services (and, in their own parts, nodes and Pods).
+
+    Args:
+        config: the cluster's ``ClusterConfig``.
+        seed: seeds every random choice (ClusterIPs are random within the dynamic
+            band, as upstream); ``None`` draws fresh entropy.
+        network_plugin: ``"cni"`` or ``"kubenet"`` (Pod IP order, see the node part).
+        egress: the ip-masq-agent policy (see the egress part); ``None`` is the default.
+    """
+
+    def __init__(
+        self,
+        config: ClusterConfig,
+        *,
+        seed: int | None = None,
+        network_plugin: str = "cni",
+        egress: object = None,
+    ) -> None:
+        self._config = config
+        self._seed = seed
+        self._network_plugin = network_plugin
+        self._egress = egress
+        self._init_services()
+
+    @property
+    def config(self) -> ClusterConfig:
+        """The configuration the cluster runs with."""
+        return self._config
+
+    def _rng(self, purpose: str) -> _random.Random:
+        """An independent generator per purpose, derived from the seed (deterministic)."""
+        if self._seed is None:
+            return _random.Random()
+        return _random.Random(f"dualstack/{self._seed}/{purpose}")
+
+    # ==================================================================================
+    # Services (kube-apiserver's Service storage; service-ips.md §1.10-§1.11, §3)
+    # ==================================================================================
+    def _init_services(self) -> None:
+        config = self._config
+        profile = config.profile
+        self._service_rules = ServiceRules.from_config(config)
+        self._service_rngs: dict[IPFamily, _random.Random] = {}
+        self._service_allocators: dict[IPFamily, ServiceIPAllocator] = {}
+        static = getattr(config, "static_subrange", None)
+        for cidr in config.service_cidrs:
+            family = IPFamily.of(cidr)
+            rng = self._rng(f"service-ips/{family.value}")
+            self._service_rngs[family] = rng
+            self._service_allocators[family] = ServiceIPAllocator(
+                cidr, version=profile.version, rng=rng, static_subrange=static
+            )
+        pools = getattr(config, "load_balancer_pools", None) or {}
+        self._lb_pools: dict[IPFamily, _LoadBalancerPool] = {
+            IPFamily(family): _LoadBalancerPool(IPFamily(family), tuple(cidrs))
+            for family, cidrs in pools.items()
+        }
+        self._services: dict[str, Manifest] = {}
+        self._service_warnings: tuple[str, ...] = ()
+        self._ensure_kubernetes_service()
+
+    def _ensure_kubernetes_service(self) -> None:
+        """The bootstrap controller's ``default/kubernetes`` Service (§1.11)."""
+        if KUBERNETES_SERVICE_KEY in self._services:
+            return
+        primary = self._service_rules.default_family
+        first = self._service_allocators[primary].first
+        manifest: Manifest = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": "kubernetes",
+                "namespace": "default",
+                "labels": {"component": "apiserver", "provider": "kubernetes"},
+            },
+            "spec": {
+                "type": "ClusterIP",
+                "clusterIP": format_ip(first, primary),
+                "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+                "sessionAffinity": "None",
+            },
+        }
+        if self._service_rules.profile.service_api == "ga":
+            manifest["spec"]["ipFamilyPolicy"] = "SingleStack"
+            manifest["spec"]["ipFamilies"] = [primary.value]
+        outcome = create_service(
+            manifest, self._service_rules, self._service_allocators, rngs=self._service_rngs
+        )
+        self._services[KUBERNETES_SERVICE_KEY] = outcome.service
+
+    @property
+    def services(self) -> Mapping[str, Manifest]:
+        """The stored Services, keyed ``"namespace/name"`` (read-only; values are copies)."""
+        return ServiceMap(self._services)
+
+    @property
+    def service_warnings(self) -> tuple[str, ...]:
+        """The API server's warnings for the last successful create or update (§3.9)."""
+        return self._service_warnings
+
+    @property
+    def service_allocators(self) -> Mapping[IPFamily, ServiceIPAllocator]:
+        """The ClusterIP allocator of each configured family (read them, don't change them)."""
+        return dict(self._service_allocators)
+
+    def create_service(self, manifest: Mapping[str, Any]) -> Manifest:
+        """Create a Service as kube-apiserver does (``kubectl create``).
+
+        Args:
+            manifest: the Service as ``yaml.safe_load`` gives it; never mutated.
+
+        Returns:
+            The stored object (a deep copy): ``spec.clusterIP(s)``, ``ipFamilies``,
+            ``ipFamilyPolicy`` (or ``ipFamily`` under the 1.16-1.19 alpha API) filled in,
+            and ``status.loadBalancer.ingress`` for a LoadBalancer when pools are set.
+
+        Raises:
+            InvalidServiceError: kube-apiserver's 422 (``Service "web" is invalid: ...``),
+                requested addresses that are taken or out of range included; also for a
+                manifest that is not a Service.
+            RangeFullError: ``Internal error occurred: failed to allocate a serviceIP:
+                range is full``.
+            DualStackError: ``services "<name>" already exists``.
+        """
+        obj = check_manifest(manifest)
+        key = service_key(obj)
+        if key in self._services:
+            namespace, name = key.split("/", 1)
+            raise DualStackError(
+                f'services "{name}" already exists',
+                hint=f"update_service() changes it; delete_service({name!r}, "
+                f"namespace={namespace!r}) removes it",
+            )
+        outcome = create_checked(
+            obj, self._service_rules, self._service_allocators, rngs=self._service_rngs
+        )
+        stored = outcome.service
+        self._sync_load_balancer(stored, None)
+        self._services[key] = stored
+        self._service_warnings = outcome.warnings
+        return _copy_manifest(stored)  # type: ignore[no-any-return]
+
+    def update_service(self, manifest: Mapping[str, Any]) -> Manifest:
+        """Replace a Service as kube-apiserver does for a PUT (``kubectl replace``).
+
+        A manifest without the IP fields keeps the stored addresses; see
+        docs/services.md for upgrades, downgrades and type changes.
+
+        Raises:
+            NotFoundError: ``services "<name>" not found``.
+            InvalidServiceError: kube-apiserver's 422.
+            RangeFullError: an upgrade needs an address of a full range.
+        """
+        obj = check_manifest(manifest)
+        key = service_key(obj)
+        old = self._services.get(key)
+        if old is None:
+            raise self._not_found(key)
+        outcome = update_checked(
+            obj, old, self._service_rules, self._service_allocators, rngs=self._service_rngs
+        )
+        stored = outcome.service
+        # Committed: release what the update gave up, then settle the LoadBalancer.
+        for family, ip in outcome.release:
+            allocator = self._service_allocators.get(family)
+            if allocator is not None:
+                allocator.release(ip)
+        self._sync_load_balancer(stored, old)
+        self._services[key] = stored
+        self._service_warnings = outcome.warnings
+        return _copy_manifest(stored)  # type: ignore[no-any-return]
+
+    def delete_service(self, name: str, *, namespace: str = "default") -> None:
+        """Delete a Service and release its addresses (§3.7).
+
+        Deleting ``default/kubernetes`` recreates it at once with the same address, as
+        kube-apiserver's bootstrap controller does.
+
+        Raises:
+            NotFoundError: ``services "<name>" not found``.
+        """
+        key = f"{namespace}/{name}"
+        old = self._services.pop(key, None)
+        if old is None:
+            raise self._not_found(key)
+        for family, ip in service_addresses(old):
+            allocator = self._service_allocators.get(family)
+            if allocator is not None:
+                allocator.release(ip)
+        self._release_ingress(old)
+        self._ensure_kubernetes_service()
+
+    def get_service(self, name: str, *, namespace: str = "default") -> Manifest:
+        """The stored Service (a deep copy).
+
+        Raises:
+            NotFoundError: ``services "<name>" not found``.
+        """
+        key = f"{namespace}/{name}"
+        stored = self._services.get(key)
+        if stored is None:
+            raise self._not_found(key)
+        return _copy_manifest(stored)  # type: ignore[no-any-return]
+
+    def _not_found(self, key: str) -> NotFoundError:
+        namespace, name = key.split("/", 1)
+        known = sorted(k for k in self._services if k.startswith(f"{namespace}/"))
+        hint = f"namespace {namespace!r} has " + (
+            ", ".join(k.split("/", 1)[1] for k in known[:10]) if known else "no Services"
+        )
+        return NotFoundError(f'services "{name}" not found', hint=hint)
+
+    # --- LoadBalancer addresses (beyond kube-apiserver: a provider or MetalLB) ----------
+    @staticmethod
+    def _ingress_ips(stored: Mapping[str, Any]) -> list[str]:
+        ingress = stored.get("status", {}).get("loadBalancer", {}).get("ingress") or []
+        return [entry["ip"] for entry in ingress if "ip" in entry]
+
+    def _release_ingress(self, stored: Mapping[str, Any]) -> None:
+        for ip in self._ingress_ips(stored):
+            pool = self._lb_pools.get(IPFamily.of(ip))
+            if pool is not None:
+                pool.release(ip)
+
+    def _service_families(self, spec: Mapping[str, Any]) -> list[IPFamily]:
+        if "ipFamilies" in spec:
+            return [IPFamily(f) for f in spec["ipFamilies"]]
+        if spec.get("ipFamily"):
+            return [IPFamily(spec["ipFamily"])]
+        return [self._service_rules.default_family]
+
+    def _sync_load_balancer(self, stored: Manifest, old: Mapping[str, Any] | None) -> None:
+        """Give a LoadBalancer one ingress address per family of its ``ipFamilies``.
+
+        Addresses of families the Service keeps are kept; the rest are released. A
+        family whose pool is exhausted leaves the Service pending (no ingress), as a
+        provider does; it never fails the API call.
+        """
+        kept = self._ingress_ips(old) if old is not None else []
+        spec = stored["spec"]
+        status = stored.setdefault("status", {})
+        if spec.get("type") != "LoadBalancer" or not self._lb_pools:
+            for ip in kept:
+                pool = self._lb_pools.get(IPFamily.of(ip))
+                if pool is not None:
+                    pool.release(ip)
+            status["loadBalancer"] = {}
+            return
+        by_family = {IPFamily.of(ip): ip for ip in kept}
+        wanted = [f for f in self._service_families(spec) if f in self._lb_pools]
+        for family, ip in by_family.items():
+            if family not in wanted:
+                self._lb_pools[family].release(ip)
+        missing = [f for f in wanted if f not in by_family]
+        if any(self._lb_pools[f].free <= 0 for f in missing):
+            for family in wanted:
+                if family in by_family:
+                    self._lb_pools[family].release(by_family.pop(family))
+            status["loadBalancer"] = {}
+            return
+        for family in missing:
+            by_family[family] = self._lb_pools[family].allocate_next()
+        ingress = [{"ip": by_family[f]} for f in wanted]
+        status["loadBalancer"] = {"ingress": ingress} if ingress else {}
+
+    def load_balancer_addresses(self) -> dict[IPFamily, list[str]]:
+        """The LoadBalancer addresses in use, by family (ascending)."""
+        return {family: pool.used() for family, pool in self._lb_pools.items()}
