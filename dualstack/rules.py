@@ -168,6 +168,7 @@ GATES: Final = (
     GateSpec("ServiceIPStaticSubrange", 24, 27),
     GateSpec("MultiCIDRServiceAllocator", 27, None),
     GateSpec("DisableAllocatorDualWrite", 31, None),
+    GateSpec("StrictIPCIDRValidation", 33, None),
 )
 """The gates that change address behaviour, with the releases that know them."""
 _GATE_BY_NAME: Final = {g.name: g for g in GATES}
@@ -184,7 +185,8 @@ def _gate_default(name: str, profile: Profile) -> tuple[bool, bool]:
 
     MultiCIDRServiceAllocator and DisableAllocatorDualWrite have no ``Profile`` field:
     their stages are keyed on ``profile.minor`` here (MultiCIDR on from 1.33, locked from
-    1.34; DisableAllocatorDualWrite on from 1.34, locked from 1.35).
+    1.34; DisableAllocatorDualWrite on from 1.34, locked from 1.35). StrictIPCIDRValidation
+    (read by the Service rules, not here) is alpha and off from 1.33.
     """
     minor = profile.minor
     if name == "IPv6DualStack":
@@ -195,6 +197,9 @@ def _gate_default(name: str, profile: Profile) -> tuple[bool, bool]:
         return minor >= 33, minor >= 34
     if name == "DisableAllocatorDualWrite":
         return minor >= 34, minor >= 35
+    if name == "StrictIPCIDRValidation":
+        # Alpha, off, from 1.33 through the newest modelled release (service-ips §0.1).
+        return False, False
     raise KeyError(name)
 
 

@@ -185,9 +185,30 @@ def test_from_flags_feature_gates_merge_and_resolve():
         ("1.16", {"IPv6DualStack": False}),
         ("1.22", {"IPv6DualStack": True}),
         ("1.26", {"ServiceIPStaticSubrange": True}),
-        ("1.33", {"MultiCIDRServiceAllocator": True, "DisableAllocatorDualWrite": False}),
-        ("1.35", {"MultiCIDRServiceAllocator": True, "DisableAllocatorDualWrite": True}),
-        ("1.37", {"MultiCIDRServiceAllocator": True, "DisableAllocatorDualWrite": True}),
+        (
+            "1.33",
+            {
+                "MultiCIDRServiceAllocator": True,
+                "DisableAllocatorDualWrite": False,
+                "StrictIPCIDRValidation": False,
+            },
+        ),
+        (
+            "1.35",
+            {
+                "MultiCIDRServiceAllocator": True,
+                "DisableAllocatorDualWrite": True,
+                "StrictIPCIDRValidation": False,
+            },
+        ),
+        (
+            "1.37",
+            {
+                "MultiCIDRServiceAllocator": True,
+                "DisableAllocatorDualWrite": True,
+                "StrictIPCIDRValidation": False,
+            },
+        ),
     ],
     ids=lambda v: str(v),
 )
@@ -726,6 +747,7 @@ def wild_configs(draw: st.DrawFn) -> dict[str, object]:
                     "ServiceIPStaticSubrange",
                     "MultiCIDRServiceAllocator",
                     "DisableAllocatorDualWrite",
+                    "StrictIPCIDRValidation",
                 ]
             ),
             st.booleans(),

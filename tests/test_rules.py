@@ -222,6 +222,12 @@ def test_parse_feature_gates_like_component_base(text, pairs, error):
             LOCKED_MULTICIDR,
         ),
         ("1.34", {"DisableAllocatorDualWrite": False}, None),
+        ("1.33", {"StrictIPCIDRValidation": True}, None),
+        (
+            "1.32",
+            {"StrictIPCIDRValidation": True},
+            "unrecognized feature gate: StrictIPCIDRValidation",
+        ),
         (
             "1.35",
             {"DisableAllocatorDualWrite": False},
