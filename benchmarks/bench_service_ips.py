@@ -11,7 +11,7 @@ addresses plus a resumable walk over the range's hosts):
 - W2: ``10.96.0.0/12`` (1,048,574 addresses), ``allocate_next`` until full; allocator
   memory (tracemalloc, in a separate pass so that tracing does not slow the timed one).
 - W4: ``10.96.0.0/16`` filled to 95 %, then cycles of (release a random allocated
-  address, ``allocate_next``).
+  address, ``allocate_next``); the random positions are drawn before timing.
 - W6: every address of ``10.96.0.0/16`` in random order: membership miss, ``allocate``,
   membership hit.
 
@@ -240,11 +240,11 @@ def w4(report: Report, cidr: str, cycles: int, batch: int) -> None:
         ips = [alloc.allocate_next() for _ in range(int(alloc.size * 0.95))]
         release = alloc.release
         next_ip = alloc.allocate_next
-        randbelow = rng.randrange
-        count = len(ips)
+        # Which address each cycle releases is workload input, drawn before timing.
+        picks = iter([rng.randrange(len(ips)) for _ in range(cycles)])
 
         def cycle() -> None:
-            i = randbelow(count)
+            i = next(picks)
             release(ips[i])
             ips[i] = next_ip()
 
