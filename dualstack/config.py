@@ -541,6 +541,20 @@ class ClusterConfig:
             self._allocate,
         )
 
+    def __copy__(self) -> ClusterConfig:
+        return self
+
+    def __deepcopy__(self, memo: object) -> ClusterConfig:
+        return self
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # Immutable slots: pickle by value through _restore, not through __setattr__.
+        state = tuple(
+            dict(value) if isinstance(value, MappingProxyType) else value
+            for value in (getattr(self, name) for name in ClusterConfig.__slots__)
+        )
+        return _restore, state
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ClusterConfig):
             return NotImplemented
@@ -580,6 +594,16 @@ class ClusterConfig:
 # ---------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------
+
+
+def _restore(*state: object) -> ClusterConfig:
+    """Rebuild a pickled ``ClusterConfig`` from its slot values."""
+    config = ClusterConfig.__new__(ClusterConfig)
+    for name, value in zip(ClusterConfig.__slots__, state, strict=True):
+        if isinstance(value, dict):
+            value = MappingProxyType(value)
+        object.__setattr__(config, name, value)
+    return config
 
 
 def _kcm_startup(

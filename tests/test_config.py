@@ -107,6 +107,21 @@ def test_cluster_config_is_immutable_and_a_value():
     assert "ClusterConfig(" in repr(a)
 
 
+def test_cluster_config_pickles_and_copies_by_value():
+    import copy
+    import pickle
+
+    config = ClusterConfig(
+        cluster_cidrs="10.244.0.0/16,fd00::/48",
+        service_cidrs="10.96.0.0/16,fd00:1::/112",
+        load_balancer_pools={V4: ["192.0.2.0/24"]},
+    )
+    clone = pickle.loads(pickle.dumps(config))
+    assert clone == config and clone.capacity() == config.capacity()
+    assert clone.load_balancer_pools == {V4: ("192.0.2.0/24",)}
+    assert copy.deepcopy(config) is config
+
+
 def test_from_flags_both_forms_and_string():
     a = from_flags(
         "--cluster-cidr",
