@@ -1,0 +1,1295 @@
+"""Tests of dualstack.services: the Service pipeline of shared/spec/service-ips.md §3.
+
+The pipeline is driven with real ``ServiceIPAllocator`` objects through a small harness
+(no ``ClusterConfig``), so that every rule is checked on single-stack IPv4, single-stack
+IPv6 and dual-stack clusters in both orders.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from dualstack.errors import FieldError, FieldErrorType, InvalidServiceError, RangeFullError
+from dualstack.families import IPFamily
+from dualstack.service_ips import ServiceIPAllocator
+from dualstack.services import (
+    ServiceRules,
+    apply_v1_defaults,
+    check_manifest,
+    create_service,
+    default_on_read,
+    ip_warnings,
+    normalize_cluster_ips,
+    patch_allocated_values,
+    service_addresses,
+    update_service,
+    validate_cluster_ips_related_fields,
+    validate_service_update,
+)
+
+V4 = "10.0.0.0/16"
+V6 = "fd00::/108"
+CLUSTERS = {"v4": (V4,), "v6": (V6,), "v4v6": (V4, V6), "v6v4": (V6, V4)}
+
+INVALID = FieldErrorType.INVALID
+REQUIRED = FieldErrorType.REQUIRED
+FORBIDDEN = FieldErrorType.FORBIDDEN
+NOT_SUPPORTED = FieldErrorType.NOT_SUPPORTED
+DUPLICATE = FieldErrorType.DUPLICATE
+
+
+class Harness:
+    """A Service registry over real allocators: what ``Cluster`` does, minus config."""
+
+    def __init__(
+        self,
+        cidrs: tuple[str, ...],
+        *,
+        version: str | None = None,
+        gates: dict[str, bool] | None = None,
+        seed: int = 7,
+    ) -> None:
+        self.allocators: dict[IPFamily, ServiceIPAllocator] = {}
+        self.rngs: dict[IPFamily, random.Random] = {}
+        for i, cidr in enumerate(cidrs):
+            rng = random.Random(seed + i)
+            alloc = ServiceIPAllocator(cidr, version=version, rng=rng)
+            self.allocators[alloc.family] = alloc
+            self.rngs[alloc.family] = rng
+        self.version = version
+        self.rules = ServiceRules.for_families(
+            list(self.allocators), version=version, feature_gates=gates
+        )
+        self.stored: dict[str, dict[str, Any]] = {}
+
+    def with_families(self, cidrs: tuple[str, ...]) -> Harness:
+        """The same stored Services on a cluster whose ranges changed (kept allocators)."""
+        other = Harness(cidrs, version=self.version)
+        for family, alloc in self.allocators.items():
+            if family in other.allocators:
+                other.allocators[family] = alloc
+                other.rngs[family] = self.rngs[family]
+        other.stored = self.stored
+        return other
+
+    def create(self, spec: dict[str, Any], name: str = "web") -> dict[str, Any]:
+        outcome = create_service(
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": spec},
+            self.rules,
+            self.allocators,
+            rngs=self.rngs,
+        )
+        self.stored[name] = outcome.service
+        return outcome.service
+
+    def update(self, spec: dict[str, Any], name: str = "web") -> dict[str, Any]:
+        outcome = update_service(
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": spec},
+            self.stored[name],
+            self.rules,
+            self.allocators,
+            rngs=self.rngs,
+        )
+        for family, ip in outcome.release:
+            self.allocators[family].release(ip)
+        self.stored[name] = outcome.service
+        return outcome.service
+
+    def state(self) -> tuple[object, ...]:
+        return tuple(
+            (f, tuple(a.iter_ints()), self.rngs[f].getstate())
+            for f, a in sorted(self.allocators.items())
+        )
+
+    def allocated(self) -> set[str]:
+        return {str(ip) for a in self.allocators.values() for ip in a}
+
+
+def svc(selector: bool = True, ports: bool = True, **fields: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {}
+    if selector:
+        spec["selector"] = {"app": "web"}
+    if ports:
+        spec["ports"] = [{"port": 80}]
+    spec.update(fields)
+    return spec
+
+
+def invalid_text(err: InvalidServiceError) -> str:
+    prefix = f'Service "{err.name}" is invalid: '
+    text = err.message
+    assert text.startswith(prefix)
+    return text[len(prefix) :]
+
+
+S, P, R = "SingleStack", "PreferDualStack", "RequireDualStack"
+NOT_DUAL = (
+    'spec.ipFamilyPolicy: Invalid value: "RequireDualStack": '
+    "this cluster is not configured for dual-stack services"
+)
+MULTI_FAM = (
+    "spec.ipFamilyPolicy: Invalid value: \"SingleStack\": must be 'RequireDualStack' or "
+    "'PreferDualStack' when multiple IP families are specified"
+)
+
+
+def fam_not_configured(i: int, fam: str) -> str:
+    return f'spec.ipFamilies[{i}]: Invalid value: "{fam}": not configured on this cluster'
+
+
+# (id, spec, {cluster: (policy, families, number of addresses) or error text})
+CREATE_TABLE: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    (
+        "nothing-set",
+        svc(),
+        {
+            "v4": (S, ["IPv4"], 1),
+            "v6": (S, ["IPv6"], 1),
+            "v4v6": (S, ["IPv4"], 1),
+            "v6v4": (S, ["IPv6"], 1),
+        },
+    ),
+    (
+        "ipFamilies-IPv4",
+        svc(ipFamilies=["IPv4"]),
+        {
+            "v4": (S, ["IPv4"], 1),
+            "v6": fam_not_configured(0, "IPv4"),
+            "v4v6": (S, ["IPv4"], 1),
+            "v6v4": (S, ["IPv4"], 1),
+        },
+    ),
+    (
+        "ipFamilies-IPv6",
+        svc(ipFamilies=["IPv6"]),
+        {
+            "v4": fam_not_configured(0, "IPv6"),
+            "v6": (S, ["IPv6"], 1),
+            "v4v6": (S, ["IPv6"], 1),
+            "v6v4": (S, ["IPv6"], 1),
+        },
+    ),
+    (
+        "clusterIP-v4",
+        svc(clusterIP="10.0.0.50"),
+        {
+            "v4": (S, ["IPv4"], 1),
+            "v6": 'spec.clusterIPs[0]: Invalid value: []string{"10.0.0.50"}: '
+            "IPv4 is not configured on this cluster",
+            "v4v6": (S, ["IPv4"], 1),
+            "v6v4": (S, ["IPv4"], 1),
+        },
+    ),
+    (
+        "clusterIPs-v6",
+        svc(clusterIP="fd00::50", clusterIPs=["fd00::50"]),
+        {
+            "v4": 'spec.clusterIPs[0]: Invalid value: []string{"fd00::50"}: '
+            "IPv6 is not configured on this cluster",
+            "v6": (S, ["IPv6"], 1),
+            "v4v6": (S, ["IPv6"], 1),
+            "v6v4": (S, ["IPv6"], 1),
+        },
+    ),
+    (
+        "prefer",
+        svc(ipFamilyPolicy=P),
+        {
+            "v4": (P, ["IPv4"], 1),
+            "v6": (P, ["IPv6"], 1),
+            "v4v6": (P, ["IPv4", "IPv6"], 2),
+            "v6v4": (P, ["IPv6", "IPv4"], 2),
+        },
+    ),
+    (
+        "prefer-ipFamilies-IPv6",
+        svc(ipFamilyPolicy=P, ipFamilies=["IPv6"]),
+        {
+            "v4": fam_not_configured(0, "IPv6"),
+            "v6": (P, ["IPv6"], 1),
+            "v4v6": (P, ["IPv6", "IPv4"], 2),
+            "v6v4": (P, ["IPv6", "IPv4"], 2),
+        },
+    ),
+    (
+        "prefer-clusterIP-v6",
+        svc(ipFamilyPolicy=P, clusterIP="fd00::50"),
+        {
+            "v4": 'spec.clusterIPs[0]: Invalid value: []string{"fd00::50"}: '
+            "IPv6 is not configured on this cluster",
+            "v6": (P, ["IPv6"], 1),
+            "v4v6": (P, ["IPv6", "IPv4"], 2),
+            "v6v4": (P, ["IPv6", "IPv4"], 2),
+        },
+    ),
+    (
+        "require",
+        svc(ipFamilyPolicy=R),
+        {
+            "v4": NOT_DUAL,
+            "v6": NOT_DUAL,
+            "v4v6": (R, ["IPv4", "IPv6"], 2),
+            "v6v4": (R, ["IPv6", "IPv4"], 2),
+        },
+    ),
+    (
+        "require-IPv6-first",
+        svc(ipFamilyPolicy=R, ipFamilies=["IPv6", "IPv4"]),
+        {
+            "v4": f"[{NOT_DUAL}, {fam_not_configured(0, 'IPv6')}]",
+            "v6": f"[{NOT_DUAL}, {fam_not_configured(1, 'IPv4')}]",
+            "v4v6": (R, ["IPv6", "IPv4"], 2),
+            "v6v4": (R, ["IPv6", "IPv4"], 2),
+        },
+    ),
+    (
+        "single-two-families",
+        svc(ipFamilyPolicy=S, ipFamilies=["IPv4", "IPv6"]),
+        dict.fromkeys(CLUSTERS, MULTI_FAM),
+    ),
+    (
+        "no-policy-two-families",
+        svc(ipFamilies=["IPv4", "IPv6"]),
+        dict.fromkeys(CLUSTERS, MULTI_FAM),
+    ),
+    (
+        "headless-with-selector",
+        svc(clusterIP="None"),
+        {
+            "v4": (S, ["IPv4"], 0),
+            "v6": (S, ["IPv6"], 0),
+            "v4v6": (S, ["IPv4"], 0),
+            "v6v4": (S, ["IPv6"], 0),
+        },
+    ),
+    (
+        "headless-with-selector-prefer",
+        svc(clusterIP="None", ipFamilyPolicy=P),
+        {
+            "v4": (P, ["IPv4"], 0),
+            "v6": (P, ["IPv6"], 0),
+            "v4v6": (P, ["IPv4", "IPv6"], 0),
+            "v6v4": (P, ["IPv6", "IPv4"], 0),
+        },
+    ),
+    (
+        "headless-with-selector-IPv6-on-v4",
+        svc(clusterIP="None", ipFamilies=["IPv6"]),
+        {
+            "v4": fam_not_configured(0, "IPv6"),
+            "v6": (S, ["IPv6"], 0),
+            "v4v6": (S, ["IPv6"], 0),
+            "v6v4": (S, ["IPv6"], 0),
+        },
+    ),
+    (
+        "headless-selectorless",
+        svc(selector=False, ports=False, clusterIP="None"),
+        {
+            "v4": (R, ["IPv4", "IPv6"], 0),
+            "v6": (R, ["IPv6", "IPv4"], 0),
+            "v4v6": (R, ["IPv4", "IPv6"], 0),
+            "v6v4": (R, ["IPv6", "IPv4"], 0),
+        },
+    ),
+    (
+        "headless-selectorless-single-IPv6",
+        svc(selector=False, clusterIP="None", ipFamilyPolicy=S, ipFamilies=["IPv6"]),
+        dict.fromkeys(CLUSTERS, (S, ["IPv6"], 0)),
+    ),
+    (
+        "headless-selectorless-prefer-v6-v4",
+        svc(selector=False, clusterIP="None", ipFamilyPolicy=P, ipFamilies=["IPv6", "IPv4"]),
+        dict.fromkeys(CLUSTERS, (P, ["IPv6", "IPv4"], 0)),
+    ),
+    (
+        "headless-selectorless-require",
+        svc(selector=False, clusterIP="None", ipFamilyPolicy=R),
+        {
+            "v4": (R, ["IPv4", "IPv6"], 0),
+            "v6": (R, ["IPv6", "IPv4"], 0),
+            "v4v6": (R, ["IPv4", "IPv6"], 0),
+            "v6v4": (R, ["IPv6", "IPv4"], 0),
+        },
+    ),
+    (
+        "nodeport",
+        svc(type="NodePort"),
+        {
+            "v4": (S, ["IPv4"], 1),
+            "v6": (S, ["IPv6"], 1),
+            "v4v6": (S, ["IPv4"], 1),
+            "v6v4": (S, ["IPv6"], 1),
+        },
+    ),
+    (
+        "loadbalancer-prefer",
+        svc(type="LoadBalancer", ipFamilyPolicy=P),
+        {
+            "v4": (P, ["IPv4"], 1),
+            "v6": (P, ["IPv6"], 1),
+            "v4v6": (P, ["IPv4", "IPv6"], 2),
+            "v6v4": (P, ["IPv6", "IPv4"], 2),
+        },
+    ),
+    (
+        "externalname",
+        svc(ports=False, type="ExternalName", externalName="db.example.com"),
+        dict.fromkeys(CLUSTERS, (None, None, 0)),
+    ),
+]
+
+CREATE_CASES = [
+    pytest.param(spec, kind, expected[kind], id=f"{row_id}-{kind}")
+    for row_id, spec, expected in CREATE_TABLE
+    for kind in CLUSTERS
+]
+
+
+@pytest.mark.parametrize(("spec", "kind", "expected"), CREATE_CASES)
+def test_create_defaulting_table_row_matches_spec(spec, kind, expected):
+    h = Harness(CLUSTERS[kind])
+    if isinstance(expected, str):
+        before = h.state()
+        with pytest.raises(InvalidServiceError) as info:
+            h.create(spec)
+        assert invalid_text(info.value) == expected
+        assert h.state() == before
+        return
+    policy, families, count = expected
+    stored = h.create(spec)["spec"]
+    assert stored.get("ipFamilyPolicy") == policy
+    assert stored.get("ipFamilies") == families
+    ips = stored.get("clusterIPs") or []
+    real = [ip for ip in ips if ip != "None"]
+    assert len(real) == count
+    assert h.allocated() == set(real)
+    if real:
+        assert stored["clusterIP"] == ips[0]
+        assert [IPFamily.of(ip).value for ip in ips] == families[: len(ips)]
+    if spec.get("clusterIP") == "None":
+        assert ips == ["None"] and stored["clusterIP"] == "None"
+    if stored["type"] == "ExternalName":
+        assert "clusterIP" not in stored and "clusterIPs" not in stored
+    requested = spec.get("clusterIP")
+    if requested and requested != "None":
+        assert ips[0] == requested
+
+
+def test_create_no_policy_two_families_before_1_23_defaults_require():
+    h = Harness((V4, V6), version="1.21")
+    stored = h.create(svc(ipFamilies=["IPv6", "IPv4"]))["spec"]
+    assert stored["ipFamilyPolicy"] == R
+    assert stored["ipFamilies"] == ["IPv6", "IPv4"]
+    assert len(stored["clusterIPs"]) == 2
+
+
+def test_create_headless_selectorless_prefer_1_20_single_stack_one_family():
+    h = Harness((V4,), version="1.20", gates={"IPv6DualStack": True})
+    stored = h.create(svc(selector=False, clusterIP="None", ipFamilyPolicy=P))["spec"]
+    assert stored["ipFamilies"] == ["IPv4"]
+    h21 = Harness((V4,), version="1.21")
+    assert h21.create(svc(selector=False, clusterIP="None", ipFamilyPolicy=P))["spec"][
+        "ipFamilies"
+    ] == ["IPv4", "IPv6"]
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        pytest.param(
+            "1.21",
+            'spec.ipFamilyPolicy: Invalid value: "RequireDualStack": '
+            "Cluster is not configured for dual stack services",
+            id="1.21",
+        ),
+        pytest.param("1.23", NOT_DUAL, id="1.23"),
+    ],
+)
+def test_create_require_single_stack_text_per_release(version, expected):
+    h = Harness((V4,), version=version)
+    with pytest.raises(InvalidServiceError) as info:
+        h.create(svc(ipFamilyPolicy=R))
+    assert invalid_text(info.value) == expected
+
+
+def test_create_gate_off_1_20_drops_dual_stack_fields():
+    h = Harness((V4,), version="1.20")
+    stored = h.create(svc(ipFamilyPolicy=P, ipFamilies=["IPv4"]))["spec"]
+    assert "ipFamilies" not in stored and "ipFamilyPolicy" not in stored
+    assert stored["clusterIPs"] == [stored["clusterIP"]]
+    assert h.allocated() == {stored["clusterIP"]}
+
+
+def test_create_gate_off_1_20_trims_cluster_ips_to_one():
+    h = Harness((V4,), version="1.20")
+    stored = h.create(svc(clusterIP="10.0.0.7", clusterIPs=["10.0.0.7", "fd00::7"]))["spec"]
+    assert stored["clusterIPs"] == ["10.0.0.7"]
+
+
+# --- §3.4 error texts --------------------------------------------------------------------
+def fe(type_: FieldErrorType, path: str, text: str) -> tuple[FieldErrorType, str, str]:
+    return (type_, path, text)
+
+
+DIRECT_CASES = [
+    pytest.param(
+        {"clusterIP": "10.0.0.1"},
+        [fe(REQUIRED, "spec.clusterIPs", "spec.clusterIPs: Required value")],
+        id="clusterIPs-required",
+    ),
+    pytest.param(
+        {"clusterIP": "10.0.0.1", "clusterIPs": ["10.0.0.2"]},
+        [
+            fe(
+                INVALID,
+                "spec.clusterIPs",
+                'spec.clusterIPs: Invalid value: []string{"10.0.0.2"}: '
+                "first value must match `clusterIP`",
+            )
+        ],
+        id="first-must-match",
+    ),
+    pytest.param(
+        {"clusterIPs": ["10.0.0.2"]},
+        [
+            fe(
+                INVALID,
+                "spec.clusterIPs",
+                'spec.clusterIPs: Invalid value: []string{"10.0.0.2"}: '
+                "must be empty when `clusterIP` is not specified",
+            )
+        ],
+        id="must-be-empty",
+    ),
+    pytest.param(
+        {"ipFamilies": ["IPv5"]},
+        [
+            fe(
+                NOT_SUPPORTED,
+                "spec.ipFamilies[0]",
+                'spec.ipFamilies[0]: Unsupported value: "IPv5": supported values: "IPv4", "IPv6"',
+            )
+        ],
+        id="family-unsupported",
+    ),
+    pytest.param(
+        {"ipFamilies": ["IPv4", "IPv4"]},
+        [fe(DUPLICATE, "spec.ipFamilies[1]", 'spec.ipFamilies[1]: Duplicate value: "IPv4"')],
+        id="family-duplicate",
+    ),
+    pytest.param(
+        {"ipFamilyPolicy": "DualStack"},
+        [
+            fe(
+                NOT_SUPPORTED,
+                "spec.ipFamilyPolicy",
+                'spec.ipFamilyPolicy: Unsupported value: "DualStack": supported values: '
+                '"PreferDualStack", "RequireDualStack", "SingleStack"',
+            )
+        ],
+        id="policy-unsupported",
+    ),
+    pytest.param(
+        {"clusterIP": "None", "clusterIPs": ["None", "10.0.0.1"]},
+        [
+            fe(
+                INVALID,
+                "spec.clusterIPs",
+                'spec.clusterIPs: Invalid value: []string{"None", "10.0.0.1"}: '
+                "'None' must be the first and only value",
+            )
+        ],
+        id="none-first-and-only",
+    ),
+    pytest.param(
+        {"clusterIP": "10.0.0.1", "clusterIPs": ["10.0.0.1", "foo"]},
+        [
+            fe(
+                INVALID,
+                "spec.clusterIPs[1]",
+                'spec.clusterIPs[1]: Invalid value: "foo": must be a valid IP address, '
+                "(e.g. 10.9.8.7 or 2001:db8::ffff)",
+            )
+        ],
+        id="invalid-ip",
+    ),
+    pytest.param(
+        {"clusterIP": "10.0.0.1", "clusterIPs": ["10.0.0.1", "fd00::1", "10.0.0.2"]},
+        [
+            fe(
+                INVALID,
+                "spec.clusterIPs",
+                'spec.clusterIPs: Invalid value: []string{"10.0.0.1", "fd00::1", "10.0.0.2"}: '
+                "may only hold up to 2 values",
+            )
+        ],
+        id="three-ips",
+    ),
+    pytest.param(
+        {"clusterIP": "10.0.0.1", "clusterIPs": ["10.0.0.1", "10.0.0.2"]},
+        [
+            fe(
+                INVALID,
+                "spec.clusterIPs",
+                'spec.clusterIPs: Invalid value: []string{"10.0.0.1", "10.0.0.2"}: '
+                "may specify no more than one IP for each IP family",
+            )
+        ],
+        id="one-ip-per-family",
+    ),
+    pytest.param(
+        {"clusterIP": "10.0.0.1", "clusterIPs": ["10.0.0.1"], "ipFamilies": ["IPv6"]},
+        [
+            fe(
+                INVALID,
+                "spec.clusterIPs[0]",
+                'spec.clusterIPs[0]: Invalid value: "10.0.0.1": '
+                "expected an IPv6 value as indicated by `ipFamilies[0]`",
+            )
+        ],
+        id="expected-ipv6",
+    ),
+    pytest.param(
+        {
+            "clusterIP": "::ffff:10.0.0.1",
+            "clusterIPs": ["::ffff:10.0.0.1"],
+            "ipFamilies": ["IPv6"],
+        },
+        [
+            fe(
+                INVALID,
+                "spec.clusterIPs[0]",
+                'spec.clusterIPs[0]: Invalid value: "::ffff:10.0.0.1": '
+                "expected an IPv6 value as indicated by `ipFamilies[0]`",
+            )
+        ],
+        id="ipv4-mapped-counts-as-ipv4",
+    ),
+    pytest.param(
+        {"clusterIP": "fd00::1", "clusterIPs": ["fd00::1"], "ipFamilies": ["IPv4"]},
+        [
+            fe(
+                INVALID,
+                "spec.clusterIPs[0]",
+                'spec.clusterIPs[0]: Invalid value: "fd00::1": '
+                "expected an IPv4 value as indicated by `ipFamilies[0]`",
+            )
+        ],
+        id="expected-ipv4",
+    ),
+]
+
+
+@pytest.mark.parametrize(("spec", "expected"), DIRECT_CASES)
+def test_validate_cluster_ips_related_fields_case_gives_upstream_error(spec, expected):
+    rules = ServiceRules.for_families(["IPv4", "IPv6"])
+    errs = validate_cluster_ips_related_fields({"type": "ClusterIP", **spec}, rules)
+    assert [(e.type, e.field, str(e)) for e in errs] == expected
+
+
+def test_validate_cluster_ips_related_fields_external_name_skipped():
+    rules = ServiceRules.for_families(["IPv4"])
+    spec = {"type": "ExternalName", "clusterIPs": ["foo"], "ipFamilies": ["IPv9"]}
+    assert validate_cluster_ips_related_fields(spec, rules) == []
+
+
+def test_validate_strict_ips_refuses_leading_zeros_and_mapped_ratcheted():
+    rules = ServiceRules.for_families(
+        ["IPv4", "IPv6"], version="1.33", feature_gates={"StrictIPCIDRValidation": True}
+    )
+    spec = {"type": "ClusterIP", "clusterIP": "010.0.0.1", "clusterIPs": ["010.0.0.1"]}
+    errs = validate_cluster_ips_related_fields(spec, rules)
+    assert [str(e) for e in errs] == [
+        'spec.clusterIPs[0]: Invalid value: "010.0.0.1": must not have leading 0s'
+    ]
+    mapped = {"type": "ClusterIP", "clusterIP": "::ffff:1.2.3.4", "clusterIPs": ["::ffff:1.2.3.4"]}
+    assert [str(e) for e in validate_cluster_ips_related_fields(mapped, rules)] == [
+        'spec.clusterIPs[0]: Invalid value: "::ffff:1.2.3.4": '
+        "must not be an IPv4-mapped IPv6 address"
+    ]
+    assert validate_cluster_ips_related_fields(spec, rules, old=spec) == []
+
+
+CREATE_ERROR_CASES = [
+    pytest.param(
+        "v4",
+        svc(type="LoadBalancer", clusterIP="None"),
+        [
+            fe(
+                INVALID,
+                "spec.clusterIPs[0]",
+                'spec.clusterIPs[0]: Invalid value: "None": '
+                "may not be set to 'None' for LoadBalancer services",
+            )
+        ],
+        id="loadbalancer-headless",
+    ),
+    pytest.param(
+        "v4",
+        svc(type="NodePort", clusterIP="None"),
+        [
+            fe(
+                INVALID,
+                "spec.clusterIPs[0]",
+                'spec.clusterIPs[0]: Invalid value: "None": '
+                "may not be set to 'None' for NodePort services",
+            )
+        ],
+        id="nodeport-headless",
+    ),
+    pytest.param(
+        "v4v6",
+        svc(
+            type="ExternalName",
+            externalName="db.example.com",
+            clusterIP="10.0.0.9",
+            ipFamilies=["IPv4"],
+            ipFamilyPolicy=S,
+        ),
+        [
+            fe(
+                FORBIDDEN,
+                "spec.clusterIPs",
+                "spec.clusterIPs: Forbidden: may not be set for ExternalName services",
+            ),
+            fe(
+                FORBIDDEN,
+                "spec.ipFamilies",
+                "spec.ipFamilies: Forbidden: may not be set for ExternalName services",
+            ),
+            fe(
+                FORBIDDEN,
+                "spec.ipFamilyPolicy",
+                "spec.ipFamilyPolicy: Forbidden: may not be set for ExternalName services",
+            ),
+        ],
+        id="externalname-fields-set",
+    ),
+    pytest.param(
+        "v4",
+        svc(type="ExternalName"),
+        [fe(REQUIRED, "spec.externalName", "spec.externalName: Required value")],
+        id="externalname-missing-name",
+    ),
+    pytest.param(
+        "v4",
+        svc(ports=False),
+        [fe(REQUIRED, "spec.ports", "spec.ports: Required value")],
+        id="ports-required",
+    ),
+    pytest.param(
+        "v4",
+        svc(type="Foo"),
+        [
+            fe(
+                NOT_SUPPORTED,
+                "spec.type",
+                'spec.type: Unsupported value: "Foo": supported values: '
+                '"ClusterIP", "ExternalName", "LoadBalancer", "NodePort"',
+            )
+        ],
+        id="type-unsupported",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kind", "spec", "expected"), CREATE_ERROR_CASES)
+def test_create_type_rule_violated_gives_upstream_error(kind, spec, expected):
+    h = Harness(CLUSTERS[kind])
+    before = h.state()
+    with pytest.raises(InvalidServiceError) as info:
+        h.create(spec)
+    assert [(e.type, e.field, str(e)) for e in info.value.field_errors] == expected
+    assert h.state() == before
+
+
+def test_create_taken_ip_already_allocated_text():
+    h = Harness((V4,))
+    h.create(svc(clusterIP="10.0.0.10"), name="a")
+    with pytest.raises(InvalidServiceError) as info:
+        h.create(svc(clusterIP="10.0.0.10"), name="b")
+    assert str(info.value).startswith(
+        'Service "b" is invalid: spec.clusterIPs: Invalid value: []string{"10.0.0.10"}: '
+        "failed to allocate IP 10.0.0.10: provided IP is already allocated"
+    )
+    (err,) = info.value.field_errors
+    assert (err.type, err.field) == (INVALID, "spec.clusterIPs")
+
+
+def test_create_prefer_taken_primary_shows_empty_marker():
+    h = Harness((V4, V6))
+    h.create(svc(clusterIP="10.0.0.10"), name="a")
+    before = h.state()
+    with pytest.raises(InvalidServiceError) as info:
+        h.create(svc(clusterIP="10.0.0.10", ipFamilyPolicy=P), name="b")
+    assert invalid_text(info.value) == (
+        'spec.clusterIPs: Invalid value: []string{"10.0.0.10", ""}: '
+        "failed to allocate IP 10.0.0.10: provided IP is already allocated"
+    )
+    assert h.state() == before
+
+
+@pytest.mark.parametrize(
+    ("version", "detail"),
+    [
+        pytest.param(
+            "1.22",
+            "failed to allocated ip:1.1.1.1 with error:provided IP is not in the valid range. "
+            "The range of valid IPs is 10.0.0.0/16",
+            id="1.22",
+        ),
+        pytest.param(
+            "1.25",
+            "failed to allocate IP 1.1.1.1: the provided IP (1.1.1.1) is not in the valid "
+            "range. The range of valid IPs is 10.0.0.0/16",
+            id="1.25",
+        ),
+        pytest.param(
+            "1.30",
+            "failed to allocate IP 1.1.1.1: the provided IP (1.1.1.1) is not in the valid "
+            "range. The range of valid IPs is 10.0.0.0/16",
+            id="1.30",
+        ),
+        pytest.param(
+            None,
+            "failed to allocate IP 1.1.1.1: the provided network does not match the current range",
+            id="newest",
+        ),
+    ],
+)
+def test_create_out_of_range_text_per_release(version, detail):
+    h = Harness((V4,), version=version)
+    with pytest.raises(InvalidServiceError) as info:
+        h.create(svc(clusterIP="1.1.1.1"))
+    assert (
+        invalid_text(info.value)
+        == f'spec.clusterIPs: Invalid value: []string{{"1.1.1.1"}}: {detail}'
+    )
+
+
+def test_create_range_full_raises_range_full_and_changes_nothing():
+    h = Harness(("10.0.0.0/29", "fd00::/125"))
+    for i in range(6):
+        h.create(svc(), name=f"s{i}")
+    before = h.state()
+    with pytest.raises(RangeFullError) as info:
+        h.create(svc(ipFamilyPolicy=P, ipFamilies=["IPv6"]), name="late")
+    assert str(info.value).startswith(
+        "Internal error occurred: failed to allocate a serviceIP: range is full"
+    )
+    assert h.state() == before
+
+
+def test_create_post_validation_failure_draws_no_random_number():
+    h = Harness((V4, V6))
+    before = h.state()
+    with pytest.raises(InvalidServiceError):
+        h.create(svc(ipFamilyPolicy=P, sessionAffinity="Sticky"))
+    assert h.state() == before
+
+
+def test_create_manifest_not_mutated():
+    h = Harness((V4, V6))
+    manifest = {"metadata": {"name": "web"}, "spec": svc(ipFamilyPolicy=P)}
+    frozen = repr(manifest)
+    create_service(manifest, h.rules, h.allocators, rngs=h.rngs)
+    assert repr(manifest) == frozen
+
+
+# --- shape --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("manifest", "field_path"),
+    [
+        pytest.param(["not", "a", "dict"], "<manifest>", id="not-mapping"),
+        pytest.param({"kind": "Pod", "metadata": {"name": "x"}}, "kind", id="wrong-kind"),
+        pytest.param({"apiVersion": "apps/v1", "metadata": {"name": "x"}}, "apiVersion", id="api"),
+        pytest.param({"spec": {}}, "metadata.name", id="missing-name"),
+        pytest.param({"metadata": {"name": 5}}, "metadata.name", id="name-not-string"),
+        pytest.param({"metadata": {"name": "x"}, "spec": []}, "spec", id="spec-list"),
+        pytest.param(
+            {"metadata": {"name": "x"}, "spec": {"clusterIPs": "10.0.0.1"}},
+            "spec.clusterIPs",
+            id="clusterIPs-string",
+        ),
+        pytest.param(
+            {"metadata": {"name": "x"}, "spec": {"ipFamilies": ["IPv4", 6]}},
+            "spec.ipFamilies[1]",
+            id="family-number",
+        ),
+        pytest.param(
+            {"metadata": {"name": "x"}, "spec": {"ports": [{"port": "80"}]}},
+            "spec.ports[0].port",
+            id="port-string",
+        ),
+        pytest.param(
+            {"metadata": {"name": "x"}, "spec": {"type": 3}}, "spec.type", id="type-number"
+        ),
+    ],
+)
+def test_check_manifest_bad_shape_names_field(manifest, field_path):
+    with pytest.raises(InvalidServiceError) as info:
+        check_manifest(manifest)
+    assert field_path in [e.field for e in info.value.field_errors]
+    assert field_path in str(info.value)
+
+
+def test_check_manifest_nulls_are_absent_and_namespace_defaults():
+    obj = check_manifest({"metadata": {"name": "x"}, "spec": {"clusterIP": None, "ports": None}})
+    assert obj["metadata"]["namespace"] == "default"
+    assert obj["spec"] == {}
+
+
+def test_create_bad_name_dns1035_error():
+    h = Harness((V4,))
+    with pytest.raises(InvalidServiceError) as info:
+        h.create(svc(), name="Web_1")
+    assert [e.field for e in info.value.field_errors] == ["metadata.name"]
+    assert "a DNS-1035 label must consist of lower case alphanumeric" in str(info.value)
+
+
+# --- linkage helpers -------------------------------------------------------------------------
+def test_normalize_cluster_ips_create_fills_plural_only():
+    spec: dict[str, Any] = {"clusterIP": "10.0.0.1"}
+    normalize_cluster_ips(spec, None)
+    assert spec["clusterIPs"] == ["10.0.0.1"]
+    spec2: dict[str, Any] = {"clusterIPs": ["10.0.0.1"]}
+    normalize_cluster_ips(spec2, None)
+    assert "clusterIP" not in spec2
+
+
+def test_normalize_cluster_ips_update_cases():
+    old = {"clusterIP": "10.0.0.1", "clusterIPs": ["10.0.0.1", "fd00::1"]}
+    restored: dict[str, Any] = {"clusterIP": "10.0.0.1"}
+    normalize_cluster_ips(restored, old)
+    assert restored["clusterIPs"] == ["10.0.0.1", "fd00::1"]
+    cleared: dict[str, Any] = {"clusterIP": "", "clusterIPs": ["10.0.0.1", "fd00::1"]}
+    normalize_cluster_ips(cleared, old)
+    assert "clusterIPs" not in cleared
+    changed: dict[str, Any] = {"clusterIP": "10.0.0.2", "clusterIPs": ["10.0.0.1", "fd00::1"]}
+    normalize_cluster_ips(changed, old)
+    assert changed["clusterIPs"] == ["10.0.0.2"]
+
+
+def test_patch_allocated_values_skips_external_name():
+    old = {"type": "ClusterIP", "clusterIP": "10.0.0.1", "clusterIPs": ["10.0.0.1"]}
+    spec: dict[str, Any] = {"type": "ExternalName"}
+    patch_allocated_values(spec, old)
+    assert "clusterIP" not in spec
+    spec2: dict[str, Any] = {"type": "NodePort"}
+    patch_allocated_values(spec2, old)
+    assert spec2["clusterIPs"] == ["10.0.0.1"] and spec2["clusterIP"] == "10.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        pytest.param(
+            {"clusterIP": "None"},
+            {"ipFamilyPolicy": R, "ipFamilies": ["IPv6", "IPv4"]},
+            id="headless-selectorless",
+        ),
+        pytest.param(
+            {"clusterIP": "None", "selector": {"a": "b"}},
+            {"ipFamilyPolicy": S, "ipFamilies": ["IPv6"]},
+            id="headless-selector",
+        ),
+        pytest.param(
+            {"clusterIP": "10.0.0.1"},
+            {"ipFamilyPolicy": S, "ipFamilies": ["IPv4"], "clusterIPs": ["10.0.0.1"]},
+            id="headful",
+        ),
+    ],
+)
+def test_default_on_read_legacy_object_gets_families(spec, expected):
+    rules = ServiceRules.for_families(["IPv6", "IPv4"])
+    obj = {"spec": {"type": "ClusterIP", **spec}}
+    default_on_read(obj, rules)
+    for key, value in expected.items():
+        assert obj["spec"][key] == value
+
+
+def test_apply_v1_defaults_per_release():
+    new = {"spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}}
+    apply_v1_defaults(new, ServiceRules.for_families(["IPv4"]))
+    assert new["spec"]["internalTrafficPolicy"] == "Cluster"
+    assert new["spec"]["allocateLoadBalancerNodePorts"] is True
+    assert new["spec"]["ports"] == [{"port": 80, "protocol": "TCP", "targetPort": 80}]
+    old: dict[str, Any] = {"spec": {}}
+    apply_v1_defaults(old, ServiceRules.for_families(["IPv4"], version="1.16"))
+    assert old["spec"] == {"type": "ClusterIP", "sessionAffinity": "None"}
+
+
+# --- updates (§3.6) -----------------------------------------------------------------------
+def test_update_resubmit_stored_object_keeps_everything():
+    h = Harness((V4, V6))
+    stored = h.create(svc(ipFamilyPolicy=P))
+    again = h.update(stored["spec"])
+    assert again["spec"] == stored["spec"]
+    assert h.allocated() == set(stored["spec"]["clusterIPs"])
+
+
+def test_update_manifest_without_ip_fields_keeps_addresses():
+    h = Harness((V4, V6))
+    stored = h.create(svc(ipFamilyPolicy=P))
+    again = h.update(svc(ipFamilyPolicy=P))
+    assert again["spec"]["clusterIPs"] == stored["spec"]["clusterIPs"]
+
+
+def test_update_policy_omitted_inherits_stored_policy():
+    h = Harness((V4, V6))
+    stored = h.create(svc(ipFamilyPolicy=P))
+    again = h.update(svc())
+    assert again["spec"]["ipFamilyPolicy"] == P
+    assert again["spec"]["clusterIPs"] == stored["spec"]["clusterIPs"]
+
+
+def test_update_change_cluster_ip_may_not_change():
+    h = Harness((V4,))
+    h.create(svc(clusterIP="10.0.0.5"))
+    before = h.state()
+    with pytest.raises(InvalidServiceError) as info:
+        h.update(svc(clusterIP="10.0.0.99"))
+    assert invalid_text(info.value) == (
+        'spec.clusterIPs[0]: Invalid value: []string{"10.0.0.99"}: may not change once set'
+    )
+    assert h.state() == before
+
+
+@pytest.mark.parametrize("policy", [P, R])
+def test_update_upgrade_single_to_dual_allocates_secondary(policy):
+    h = Harness((V4, V6))
+    stored = h.create(svc())
+    primary = stored["spec"]["clusterIP"]
+    new = h.update(svc(ipFamilyPolicy=policy))["spec"]
+    assert new["ipFamilies"] == ["IPv4", "IPv6"]
+    assert new["clusterIPs"][0] == primary
+    assert IPFamily.of(new["clusterIPs"][1]) is IPFamily.IPv6
+    assert h.allocated() == set(new["clusterIPs"])
+
+
+def test_update_upgrade_with_given_secondary_reserves_it():
+    h = Harness((V4, V6))
+    primary = h.create(svc())["spec"]["clusterIP"]
+    new = h.update(svc(ipFamilyPolicy=R, clusterIP=primary, clusterIPs=[primary, "fd00::77"]))[
+        "spec"
+    ]
+    assert new["clusterIPs"] == [primary, "fd00::77"]
+    assert "fd00::77" in h.allocators[IPFamily.IPv6]
+
+
+def test_update_require_on_single_stack_cluster_not_dual():
+    h = Harness((V4,))
+    h.create(svc())
+    with pytest.raises(InvalidServiceError) as info:
+        h.update(svc(ipFamilyPolicy=R))
+    assert invalid_text(info.value) == NOT_DUAL
+
+
+def test_update_prefer_on_single_stack_cluster_stays_single():
+    h = Harness((V4,))
+    stored = h.create(svc())
+    new = h.update(svc(ipFamilyPolicy=P))["spec"]
+    assert new["ipFamilyPolicy"] == P
+    assert new["clusterIPs"] == stored["spec"]["clusterIPs"]
+
+
+def test_update_downgrade_to_single_stack_releases_secondary():
+    h = Harness((V4, V6))
+    stored = h.create(svc(ipFamilyPolicy=R))["spec"]
+    new = h.update(svc(ipFamilyPolicy=S))["spec"]
+    assert new["clusterIPs"] == stored["clusterIPs"][:1]
+    assert new["ipFamilies"] == ["IPv4"]
+    assert h.allocated() == {stored["clusterIP"]}
+
+
+def test_update_shrink_without_single_stack_is_refused():
+    h = Harness((V4, V6))
+    stored = h.create(svc(ipFamilyPolicy=P))["spec"]
+    before = h.state()
+    with pytest.raises(InvalidServiceError) as info:
+        h.update(
+            svc(ipFamilyPolicy=P, clusterIP=stored["clusterIP"], clusterIPs=[stored["clusterIP"]])
+        )
+    assert invalid_text(info.value) == (
+        'spec.ipFamilyPolicy: Invalid value: "PreferDualStack": '
+        "must be 'SingleStack' to release the secondary cluster IP"
+    )
+    assert h.state() == before
+
+
+def test_update_prefer_freeze_keeps_single_after_cluster_gains_family():
+    h4 = Harness((V4,))
+    stored = h4.create(svc(ipFamilyPolicy=P))
+    dual = h4.with_families((V4, V6))
+    frozen = dual.update(stored["spec"])["spec"]
+    assert frozen["ipFamilies"] == ["IPv4"]
+    upgraded = dual.update(svc(ipFamilyPolicy=P))["spec"]
+    assert upgraded["ipFamilies"] == ["IPv4", "IPv6"]
+    assert len(upgraded["clusterIPs"]) == 2
+
+
+def test_update_after_cluster_lost_family_fails_not_configured():
+    h = Harness((V4, V6))
+    stored = h.create(svc(ipFamilyPolicy=P))["spec"]
+    single = h.with_families((V4,))
+    with pytest.raises(InvalidServiceError) as info:
+        single.update(svc(ipFamilyPolicy=P))
+    v4, v6 = stored["clusterIPs"]
+    assert invalid_text(info.value) == (
+        f'spec.clusterIPs[1]: Invalid value: []string{{"{v4}", "{v6}"}}: '
+        "IPv6 is not configured on this cluster"
+    )
+
+
+def test_update_to_external_name_wipes_and_releases():
+    h = Harness((V4, V6))
+    stored = h.create(svc(ipFamilyPolicy=P))["spec"]
+    spec = dict(stored, type="ExternalName", externalName="db.example.com")
+    new = h.update(spec)["spec"]
+    for key in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
+        assert key not in new
+    assert h.allocated() == set()
+
+
+def test_update_to_external_name_with_changed_ip_forbidden():
+    h = Harness((V4,))
+    h.create(svc())
+    with pytest.raises(InvalidServiceError) as info:
+        h.update(
+            svc(
+                type="ExternalName",
+                externalName="db.example.com",
+                clusterIP="10.0.0.3",
+                clusterIPs=["10.0.0.3"],
+            )
+        )
+    assert "spec.clusterIPs: Forbidden: may not be set for ExternalName services" in str(
+        info.value
+    )
+
+
+def test_update_from_external_name_allocates_as_create():
+    h = Harness((V4, V6))
+    h.create(svc(ports=False, type="ExternalName", externalName="db.example.com"))
+    new = h.update(svc())["spec"]
+    assert new["ipFamilyPolicy"] == S
+    assert new["ipFamilies"] == ["IPv4"]
+    assert h.allocated() == {new["clusterIP"]}
+
+
+def test_update_nodeport_and_loadbalancer_keep_cluster_ips():
+    h = Harness((V4, V6))
+    stored = h.create(svc(ipFamilyPolicy=P))["spec"]
+    for svc_type in ("NodePort", "LoadBalancer", "ClusterIP"):
+        new = h.update(svc(type=svc_type))["spec"]
+        assert new["clusterIPs"] == stored["clusterIPs"]
+
+
+def test_update_ip_families_change_reports_expected_value_first():
+    h = Harness((V4, V6))
+    ip = h.create(svc())["spec"]["clusterIP"]
+    with pytest.raises(InvalidServiceError) as info:
+        h.update(svc(ipFamilies=["IPv6"]))
+    assert invalid_text(info.value) == (
+        f'spec.clusterIPs[0]: Invalid value: "{ip}": '
+        "expected an IPv6 value as indicated by `ipFamilies[0]`"
+    )
+
+
+def test_validate_service_update_family_change_uses_index_zero_quirk():
+    rules = ServiceRules.for_families(["IPv4", "IPv6"])
+    old = {
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "type": "ClusterIP",
+            "ports": [{"port": 80, "protocol": "TCP"}],
+            "sessionAffinity": "None",
+            "clusterIP": "10.0.0.1",
+            "clusterIPs": ["10.0.0.1", "fd00::1"],
+            "ipFamilies": ["IPv4", "IPv6"],
+            "ipFamilyPolicy": R,
+        },
+    }
+    new = {"metadata": old["metadata"], "spec": dict(old["spec"], ipFamilies=["IPv4", "IPv4"])}
+    errs = validate_service_update(new, old, rules)
+    assert [str(e) for e in errs] == [
+        'spec.ipFamilies[0]: Invalid value: []core.IPFamily{"IPv4", "IPv4"}: '
+        "may not change once set"
+    ]
+    assert isinstance(errs[0], FieldError)
+
+
+def test_service_addresses_routes_by_text():
+    stored = {"spec": {"type": "ClusterIP", "clusterIPs": ["10.0.0.1", "fd00::1"]}}
+    assert service_addresses(stored) == [(IPFamily.IPv4, "10.0.0.1"), (IPFamily.IPv6, "fd00::1")]
+    assert service_addresses({"spec": {"type": "ClusterIP", "clusterIPs": ["None"]}}) == []
+
+
+# --- warnings (§3.9) ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("version", "ip", "expected"),
+    [
+        pytest.param("1.26", "10.000.0.1", [], id="none-before-1.27"),
+        pytest.param(
+            "1.30",
+            "10.000.0.1",
+            [
+                "spec.clusterIPs[0]: IP address was accepted, but will be invalid in a future "
+                'Kubernetes release: ParseAddr("10.000.0.1"): IPv4 field has octet with '
+                "leading zero"
+            ],
+            id="legacy-leading-zero",
+        ),
+        pytest.param(
+            "1.30",
+            "fd00:0:0:0::7",
+            [
+                'spec.clusterIPs[0]: IPv6 address "fd00:0:0:0::7" is not in RFC 5952 '
+                'canonical format ("fd00::7"), which may cause controller apply-loops'
+            ],
+            id="legacy-ipv6",
+        ),
+        pytest.param("1.30", "::ffff:10.0.0.1", [], id="legacy-mapped-silent"),
+        pytest.param(
+            "1.33",
+            "::ffff:10.0.0.1",
+            [
+                'spec.clusterIPs[0]: non-standard IP address "::ffff:10.0.0.1" will be '
+                'considered invalid in a future Kubernetes release: use "10.0.0.1"'
+            ],
+            id="kep4858-mapped",
+        ),
+        pytest.param(
+            "1.33",
+            "fd00:0:0:0::7",
+            [
+                'spec.clusterIPs[0]: IPv6 address "fd00:0:0:0::7" should be in RFC 5952 '
+                'canonical format ("fd00::7")'
+            ],
+            id="kep4858-ipv6",
+        ),
+    ],
+)
+def test_ip_warnings_per_release(version, ip, expected):
+    rules = ServiceRules.for_families(["IPv4", "IPv6"], version=version)
+    assert ip_warnings({"clusterIP": ip, "clusterIPs": [ip]}, rules) == expected
+
+
+# --- the alpha API (§3.2) -------------------------------------------------------------------
+def alpha(cidrs: tuple[str, ...] = (V4, V6), gate: bool = True) -> Harness:
+    return Harness(cidrs, version="1.16", gates={"IPv6DualStack": gate})
+
+
+@pytest.mark.parametrize(
+    ("spec", "family"),
+    [
+        pytest.param(svc(), "IPv4", id="default"),
+        pytest.param(svc(ipFamily="IPv6"), "IPv6", id="ipFamily-IPv6"),
+        pytest.param(svc(ipFamily="IPv4"), "IPv4", id="ipFamily-IPv4"),
+        pytest.param(svc(clusterIP="fd00::9"), "IPv6", id="family-from-clusterIP"),
+    ],
+)
+def test_alpha_create_sets_ip_family_and_allocates_from_it(spec, family):
+    h = alpha()
+    stored = h.create(spec)["spec"]
+    assert stored["ipFamily"] == family
+    assert IPFamily.of(stored["clusterIP"]).value == family
+    for key in ("clusterIPs", "ipFamilies", "ipFamilyPolicy"):
+        assert key not in stored
+
+
+@pytest.mark.parametrize(
+    ("cidrs", "spec", "expected"),
+    [
+        pytest.param(
+            (V4,),
+            svc(ipFamily="IPv6"),
+            'spec.ipFamily: Invalid value: "IPv6": only the following families are allowed: IPv4',
+            id="not-allowed",
+        ),
+        pytest.param(
+            (V4, V6),
+            svc(ipFamily="IPv4", clusterIP="fd00::1"),
+            'spec.ipFamily: Invalid value: "IPv4": does not match IPv6 cluster IP',
+            id="mismatch-v6",
+        ),
+        pytest.param(
+            (V4, V6),
+            svc(ipFamily="IPv6", clusterIP="10.0.0.1"),
+            'spec.ipFamily: Invalid value: "IPv6": does not match IPv4 cluster IP',
+            id="mismatch-v4",
+        ),
+        pytest.param(
+            (V4,),
+            svc(clusterIP="10.0.0.1.1"),
+            "spec.clusterIP: Invalid value: \"10.0.0.1.1\": must be empty, 'None', or a "
+            "valid IP address",
+            id="bad-ip",
+        ),
+        pytest.param(
+            (V4,),
+            svc(clusterIP="192.168.100.13"),
+            'spec.clusterIP: Invalid value: "192.168.100.13": provided IP is not in the valid '
+            "range. The range of valid IPs is 10.0.0.0/16",
+            id="out-of-range",
+        ),
+        pytest.param(
+            (V4,),
+            svc(type="ExternalName", externalName="a.example.com", clusterIP="10.0.0.1"),
+            "spec.clusterIP: Forbidden: must be empty for ExternalName services",
+            id="externalname-clusterIP",
+        ),
+        pytest.param(
+            (V4,),
+            svc(type="NodePort", clusterIP="None"),
+            "spec.clusterIP: Invalid value: \"None\": may not be set to 'None' for NodePort "
+            "services",
+            id="nodeport-headless",
+        ),
+    ],
+)
+def test_alpha_create_invalid_gives_upstream_text(cidrs, spec, expected):
+    h = alpha(cidrs)
+    before = h.state()
+    with pytest.raises(InvalidServiceError) as info:
+        h.create(spec)
+    assert invalid_text(info.value) == expected
+    assert h.state() == before
+
+
+def test_alpha_gate_off_drops_ip_family():
+    h = alpha((V4,), gate=False)
+    stored = h.create(svc(ipFamily="IPv6"))["spec"]
+    assert "ipFamily" not in stored
+    assert IPFamily.of(stored["clusterIP"]) is IPFamily.IPv4
+
+
+def test_alpha_update_ip_family_immutable_and_cluster_ip_required():
+    h = alpha()
+    stored = h.create(svc())["spec"]
+    with pytest.raises(InvalidServiceError) as info:
+        h.update(svc(ipFamily="IPv6", clusterIP=stored["clusterIP"]))
+    assert invalid_text(info.value) == (
+        '[spec.ipFamily: Invalid value: "IPv6": field is immutable, '
+        'spec.ipFamily: Invalid value: "IPv6": does not match IPv4 cluster IP]'
+    )
+    with pytest.raises(InvalidServiceError) as info:
+        h.update(svc())
+    assert invalid_text(info.value) == 'spec.clusterIP: Invalid value: "": field is immutable'
+    kept = h.update(svc(clusterIP=stored["clusterIP"]))["spec"]
+    assert kept["ipFamily"] == "IPv4"
+
+
+def test_alpha_update_to_external_name_and_back():
+    h = alpha()
+    stored = h.create(svc(ipFamily="IPv6"))["spec"]
+    h.update(svc(type="ExternalName", externalName="a.example.com"))
+    assert h.allocated() == set()
+    back = h.update(svc())["spec"]
+    assert back["ipFamily"] == "IPv6"
+    assert h.allocated() == {back["clusterIP"]}
+    assert IPFamily.of(stored["clusterIP"]) is IPFamily.IPv6
