@@ -65,6 +65,7 @@ MAX_ENCODED_SIZE: Final = 1 << 24
 _IPV6_WINDOW_DEFAULT: Final = 65536
 _MAX_INT64: Final = (1 << 63) - 1
 _MAX_UINT64: Final = (1 << 64) - 1
+_IPV4_MAPPED_FIRST: Final = 0xFFFF << 32
 
 _FULL: Final = "range is full"
 _ALLOCATED: Final = "provided IP is already allocated"
@@ -173,6 +174,7 @@ class ServiceIPAllocator:
         "_bitmap",
         "_clear_bit",
         "_family",
+        "_fastver",
         "_getrandbits",
         "_has_bit",
         "_ipver",
@@ -211,6 +213,11 @@ class ServiceIPAllocator:
         self._profile = profile
         self._family = family
         self._ipver = family.version
+        # netaddr input of this version skips parse_ip, unless the range overlaps
+        # ::ffff:0:0/96, whose addresses Kubernetes reads as IPv4 (§1.1).
+        mapped = range(_IPV4_MAPPED_FIRST, _IPV4_MAPPED_FIRST + (1 << 32))
+        overlaps = pool.first <= mapped[-1] and mapped[0] <= pool.last
+        self._fastver = 0 if family is IPFamily.IPv6 and overlaps else family.version
         self._base = pool.first + 1
         self._size = size
         self._offset = range_offset(host_bits, family) if static_subrange else 0
@@ -311,7 +318,7 @@ class ServiceIPAllocator:
         """The bitmap offset of ``ip``, or -1 when it is outside the usable range."""
         if type(ip) is _IPAddress:
             value, version = _get_ip(ip)
-            if version == self._ipver:
+            if version == self._fastver:
                 offset = value - self._base
                 return offset if 0 <= offset < self._size else -1
         value, family = parse_ip(ip)
@@ -336,7 +343,7 @@ class ServiceIPAllocator:
         """
         if type(ip) is _IPAddress:
             value, version = _get_ip(ip)
-            if version != self._ipver:
+            if version != self._fastver:
                 value, family = parse_ip(ip)  # IPv4-mapped IPv6, or the other family
             else:
                 family = self._family
@@ -378,7 +385,7 @@ class ServiceIPAllocator:
         # _offset_of inlined for netaddr input (W4 release target, bench_service_ips.py)
         if type(ip) is _IPAddress:
             value, version = _get_ip(ip)
-            if version == self._ipver:
+            if version == self._fastver:
                 offset = value - self._base
                 if 0 <= offset < self._size:
                     self._clear_bit(offset)
@@ -392,7 +399,7 @@ class ServiceIPAllocator:
         # _offset_of inlined for netaddr input (W6 membership target, bench_service_ips.py)
         if type(ip) is _IPAddress:
             value, version = _get_ip(ip)
-            if version == self._ipver:
+            if version == self._fastver:
                 offset = value - self._base
                 return 0 <= offset < self._size and self._has_bit(offset)
         offset = self._offset_of(ip)
@@ -521,7 +528,16 @@ class ServiceIPAllocator:
     def copy(self, *, rng: _random.Random | None = None) -> ServiceIPAllocator:
         """An independent copy; its generator is ``rng`` or a copy of this one's state."""
         other = object.__new__(ServiceIPAllocator)
-        for name in ("_pool", "_profile", "_family", "_ipver", "_base", "_size", "_offset"):
+        for name in (
+            "_pool",
+            "_profile",
+            "_family",
+            "_ipver",
+            "_fastver",
+            "_base",
+            "_size",
+            "_offset",
+        ):
             object.__setattr__(other, name, getattr(self, name))
         if rng is None:
             rng = _random.Random()

@@ -543,3 +543,15 @@ def test_membership_agrees_with_allocate_for_any_ipv4(value, version):
         assert not a.in_range_int(value) and ip not in a
     else:
         assert a.in_range_int(value) and ip in a and a.used == 1
+
+
+@pytest.mark.parametrize("as_object", [True, False], ids=["netaddr", "text"])
+def test_ipv4_mapped_address_in_ipv6_range_is_ipv4_not_in_range(as_object):
+    a = ServiceIPAllocator("::/64", version="1.34")
+    ip = netaddr.IPAddress("::ffff:10.0.0.1") if as_object else "::ffff:10.0.0.1"
+    with pytest.raises(NotInRangeError, match=r"^the provided network does not match"):
+        a.allocate(ip)
+    assert ip not in a
+    a.release(ip)
+    assert a.used == 0
+    assert a.allocate(netaddr.IPAddress("::fffe:10.0.0.1")) in a  # just below ::ffff:0:0/96
