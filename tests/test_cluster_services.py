@@ -1,0 +1,358 @@
+"""Tests of the Service part of the Cluster facade (dualstack.cluster).
+
+Covers the `default/kubernetes` Service, create/update/delete/get through real
+``ClusterConfig`` objects, the 1.16 dual-stack page's manifests and their GA
+equivalents, LoadBalancer pools, atomicity and the read-only views.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+import yaml
+
+from dualstack.cluster import Cluster
+from dualstack.config import ClusterConfig
+from dualstack.errors import (
+    DualStackError,
+    InvalidServiceError,
+    NotFoundError,
+    RangeFullError,
+)
+from dualstack.families import IPFamily
+
+SERVICE_RANGE = "10.96.0.0/16,fd00:10:96::/112"
+
+
+def dual(version: str | None = None, **kwargs: Any) -> ClusterConfig:
+    return ClusterConfig(
+        cluster_cidrs="10.244.0.0/16,fd00:10:244::/56",
+        service_cidrs=SERVICE_RANGE,
+        version=version,
+        **kwargs,
+    )
+
+
+def manifest(name: str = "web", **spec: Any) -> dict[str, Any]:
+    body = {"selector": {"app": "web"}, "ports": [{"port": 80}], **spec}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": body}
+
+
+def state(cluster: Cluster) -> tuple[object, ...]:
+    return tuple(
+        (family, tuple(alloc.iter_ints()), cluster._service_rngs[family].getstate())
+        for family, alloc in sorted(cluster.service_allocators.items())
+    )
+
+
+# --- the kubernetes Service (§1.11) ---------------------------------------------------------
+@pytest.mark.parametrize(
+    ("service_cidrs", "ip", "family"),
+    [
+        pytest.param("10.96.0.0/12", "10.96.0.1", "IPv4", id="v4"),
+        pytest.param("fd00:10:96::/108,10.96.0.0/16", "fd00:10:96::1", "IPv6", id="v6-first"),
+    ],
+)
+def test_cluster_kubernetes_service_first_address_of_primary(service_cidrs, ip, family):
+    config = ClusterConfig(
+        cluster_cidrs="10.244.0.0/16,fd00:10:244::/56", service_cidrs=service_cidrs
+    )
+    spec = Cluster(config, seed=1).get_service("kubernetes")["spec"]
+    assert spec["clusterIP"] == ip
+    assert spec["clusterIPs"] == [ip]
+    assert spec["ipFamilies"] == [family]
+    assert spec["ipFamilyPolicy"] == "SingleStack"
+    assert spec["ports"] == [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]
+
+
+def test_cluster_kubernetes_service_recreated_after_delete():
+    cluster = Cluster(dual(), seed=1)
+    cluster.delete_service("kubernetes")
+    assert cluster.get_service("kubernetes")["spec"]["clusterIP"] == "10.96.0.1"
+
+
+# --- the 1.16 page and its GA equivalents -------------------------------------------------
+PAGE_1_16 = {
+    "default": """
+apiVersion: v1
+kind: Service
+metadata:
+  name: my-service
+spec:
+  selector:
+    app: MyApp
+  ports:
+    - protocol: TCP
+      port: 80
+      targetPort: 9376
+""",
+    "ipv6": """
+apiVersion: v1
+kind: Service
+metadata:
+  name: my-service
+spec:
+  ipFamily: IPv6
+  selector:
+    app: MyApp
+  ports:
+    - protocol: TCP
+      port: 80
+      targetPort: 9376
+""",
+    "ipv4": """
+apiVersion: v1
+kind: Service
+metadata:
+  name: my-service
+spec:
+  ipFamily: IPv4
+  selector:
+    app: MyApp
+  ports:
+    - protocol: TCP
+      port: 80
+      targetPort: 9376
+""",
+}
+
+
+@pytest.mark.parametrize(
+    ("page", "family"),
+    [
+        pytest.param("default", "IPv4", id="default"),
+        pytest.param("ipv6", "IPv6", id="ipFamily-IPv6"),
+        pytest.param("ipv4", "IPv4", id="ipFamily-IPv4"),
+    ],
+)
+def test_cluster_1_16_page_manifest_allocates_from_family(page, family):
+    config = ClusterConfig.from_flags(
+        [
+            "--cluster-cidr=10.244.0.0/16,fc00::/24",
+            f"--service-cluster-ip-range={SERVICE_RANGE}",
+            "--feature-gates=IPv6DualStack=true",
+        ],
+        version="1.16",
+    )
+    cluster = Cluster(config, seed=16)
+    stored = cluster.create_service(yaml.safe_load(PAGE_1_16[page]))
+    spec = stored["spec"]
+    assert spec["ipFamily"] == family
+    assert IPFamily.of(spec["clusterIP"]).value == family
+    assert "clusterIPs" not in spec and "ipFamilies" not in spec
+    pool = "10.96.0.0/16" if family == "IPv4" else "fd00:10:96::/112"
+    assert spec["clusterIP"] in cluster.service_allocators[IPFamily(family)]
+    assert cluster.service_allocators[IPFamily(family)].pool.cidr == pool
+
+
+@pytest.mark.parametrize(
+    ("extra", "families"),
+    [
+        pytest.param({}, ["IPv4"], id="default"),
+        pytest.param({"ipFamilies": ["IPv6"]}, ["IPv6"], id="ipFamilies-IPv6"),
+        pytest.param({"ipFamilies": ["IPv4"]}, ["IPv4"], id="ipFamilies-IPv4"),
+        pytest.param({"ipFamilyPolicy": "PreferDualStack"}, ["IPv4", "IPv6"], id="prefer"),
+    ],
+)
+def test_cluster_ga_equivalent_of_1_16_page(extra, families):
+    cluster = Cluster(dual(), seed=16)
+    doc = yaml.safe_load(PAGE_1_16["default"])
+    doc["spec"].update(extra)
+    spec = cluster.create_service(doc)["spec"]
+    assert spec["ipFamilies"] == families
+    assert [IPFamily.of(ip).value for ip in spec["clusterIPs"]] == families
+    assert spec["ipFamilyPolicy"] == extra.get("ipFamilyPolicy", "SingleStack")
+
+
+def test_cluster_1_16_gate_off_drops_ip_family():
+    config = ClusterConfig(
+        cluster_cidrs="10.244.0.0/16", service_cidrs="10.96.0.0/16", version="1.16"
+    )
+    cluster = Cluster(config, seed=1)
+    spec = cluster.create_service(yaml.safe_load(PAGE_1_16["ipv6"]))["spec"]
+    assert "ipFamily" not in spec
+    assert IPFamily.of(spec["clusterIP"]) is IPFamily.IPv4
+
+
+# --- CRUD -----------------------------------------------------------------------------------
+def test_cluster_create_returns_copy_and_input_untouched():
+    cluster = Cluster(dual(), seed=1)
+    doc = manifest(ipFamilyPolicy="PreferDualStack")
+    frozen = copy.deepcopy(doc)
+    stored = cluster.create_service(doc)
+    assert doc == frozen
+    stored["spec"]["clusterIPs"].append("oops")
+    assert len(cluster.get_service("web")["spec"]["clusterIPs"]) == 2
+    view = cluster.services["default/web"]
+    view["spec"]["clusterIP"] = "changed"
+    assert cluster.services["default/web"]["spec"]["clusterIP"] != "changed"
+    assert set(cluster.services) == {"default/kubernetes", "default/web"}
+
+
+def test_cluster_services_mapping_is_read_only():
+    cluster = Cluster(dual(), seed=1)
+    with pytest.raises(TypeError):
+        cluster.services["default/x"] = {}  # type: ignore[index]
+
+
+def test_cluster_create_existing_name_refused():
+    cluster = Cluster(dual(), seed=1)
+    cluster.create_service(manifest())
+    before = state(cluster)
+    with pytest.raises(DualStackError, match=r'^services "web" already exists'):
+        cluster.create_service(manifest())
+    assert state(cluster) == before
+
+
+def test_cluster_namespaces_are_separate():
+    cluster = Cluster(dual(), seed=1)
+    doc = manifest()
+    doc["metadata"]["namespace"] = "prod"
+    cluster.create_service(doc)
+    cluster.create_service(manifest())
+    assert cluster.get_service("web", namespace="prod")["metadata"]["namespace"] == "prod"
+    cluster.delete_service("web", namespace="prod")
+    assert "prod/web" not in cluster.services
+
+
+@pytest.mark.parametrize("op", ["get", "delete", "update"])
+def test_cluster_unknown_service_not_found(op):
+    cluster = Cluster(dual(), seed=1)
+    with pytest.raises(NotFoundError, match=r'^services "nope" not found'):
+        if op == "get":
+            cluster.get_service("nope")
+        elif op == "delete":
+            cluster.delete_service("nope")
+        else:
+            cluster.update_service(manifest("nope"))
+
+
+def test_cluster_delete_releases_every_address():
+    cluster = Cluster(dual(), seed=1)
+    before = {f: set(a.iter_ints()) for f, a in cluster.service_allocators.items()}
+    cluster.create_service(manifest(ipFamilyPolicy="RequireDualStack"))
+    cluster.delete_service("web")
+    assert {f: set(a.iter_ints()) for f, a in cluster.service_allocators.items()} == before
+
+
+def test_cluster_same_seed_same_addresses():
+    first = Cluster(dual(), seed=42).create_service(manifest(ipFamilyPolicy="PreferDualStack"))
+    again = Cluster(dual(), seed=42).create_service(manifest(ipFamilyPolicy="PreferDualStack"))
+    assert first == again
+
+
+def test_cluster_failed_create_restores_state_and_next_draw():
+    a = Cluster(dual(), seed=5)
+    b = Cluster(dual(), seed=5)
+    a.create_service(manifest("x", clusterIP="10.96.5.5"))
+    b.create_service(manifest("x", clusterIP="10.96.5.5"))
+    before = state(a)
+    with pytest.raises(InvalidServiceError):
+        a.create_service(manifest("y", clusterIP="10.96.5.5", ipFamilyPolicy="PreferDualStack"))
+    with pytest.raises(InvalidServiceError):
+        a.create_service(manifest("z", ipFamilyPolicy="PreferDualStack", sessionAffinity="X"))
+    assert state(a) == before
+    assert a.create_service(manifest("w", ipFamilyPolicy="PreferDualStack")) == b.create_service(
+        manifest("w", ipFamilyPolicy="PreferDualStack")
+    )
+
+
+def test_cluster_failed_upgrade_restores_rng():
+    cluster = Cluster(dual(), seed=5)
+    cluster.create_service(manifest())
+    before = state(cluster)
+    with pytest.raises(InvalidServiceError):
+        # upgrade allocates the secondary, then ValidateService refuses the affinity
+        cluster.update_service(manifest(ipFamilyPolicy="PreferDualStack", sessionAffinity="X"))
+    assert state(cluster) == before
+
+
+def test_cluster_range_full_message():
+    config = ClusterConfig(
+        cluster_cidrs="10.244.0.0/16", service_cidrs="10.96.0.0/29", version="1.30"
+    )
+    cluster = Cluster(config, seed=1)
+    for i in range(5):
+        cluster.create_service(manifest(f"s{i}"))
+    with pytest.raises(RangeFullError) as info:
+        cluster.create_service(manifest("full"))
+    assert str(info.value).startswith(
+        "Internal error occurred: failed to allocate a serviceIP: range is full"
+    )
+
+
+def test_cluster_not_a_service_clear_error():
+    cluster = Cluster(dual(), seed=1)
+    with pytest.raises(InvalidServiceError) as info:
+        cluster.create_service({"kind": "Deployment", "metadata": {"name": "x"}})
+    assert "kind" in str(info.value)
+    with pytest.raises(InvalidServiceError, match=r"metadata\.name"):
+        cluster.create_service({"spec": {}})
+
+
+def test_cluster_service_warnings_for_leading_zero():
+    config = ClusterConfig(
+        cluster_cidrs="10.244.0.0/16", service_cidrs="10.96.0.0/16", version="1.30"
+    )
+    cluster = Cluster(config, seed=1)
+    cluster.create_service(manifest(clusterIP="10.96.0.010"))
+    assert cluster.service_warnings == (
+        "spec.clusterIPs[0]: IP address was accepted, but will be invalid in a future "
+        'Kubernetes release: ParseAddr("10.96.0.010"): IPv4 field has octet with leading zero',
+    )
+    assert "10.96.0.10" in cluster.service_allocators[IPFamily.IPv4]
+
+
+# --- LoadBalancer pools (issue 5 item 7) ---------------------------------------------------
+def lb_cluster() -> Cluster:
+    config = dual(load_balancer_pools=("192.0.2.0/29", "2001:db8:1b::/125"))
+    return Cluster(config, seed=3)
+
+
+def ingress(stored: dict[str, Any]) -> list[str]:
+    return [entry["ip"] for entry in stored["status"]["loadBalancer"].get("ingress", [])]
+
+
+def test_cluster_load_balancer_ingress_one_per_family_in_order():
+    cluster = lb_cluster()
+    stored = cluster.create_service(
+        manifest(type="LoadBalancer", ipFamilyPolicy="PreferDualStack", ipFamilies=["IPv6"])
+    )
+    assert ingress(stored) == ["2001:db8:1b::1", "192.0.2.1"]
+
+
+def test_cluster_load_balancer_released_on_delete_and_type_change():
+    cluster = lb_cluster()
+    cluster.create_service(manifest("a", type="LoadBalancer"))
+    cluster.update_service(manifest("a", type="ClusterIP"))
+    assert cluster.get_service("a")["status"] == {"loadBalancer": {}}
+    assert cluster.load_balancer_addresses() == {IPFamily.IPv4: [], IPFamily.IPv6: []}
+    stored = cluster.create_service(manifest("b", type="LoadBalancer"))
+    assert ingress(stored) == ["192.0.2.1"]
+    cluster.delete_service("b")
+    assert cluster.load_balancer_addresses()[IPFamily.IPv4] == []
+
+
+def test_cluster_load_balancer_upgrade_adds_family_keeps_first():
+    cluster = lb_cluster()
+    first = ingress(cluster.create_service(manifest(type="LoadBalancer")))
+    upgraded = cluster.update_service(
+        manifest(type="LoadBalancer", ipFamilyPolicy="PreferDualStack")
+    )
+    assert ingress(upgraded) == [*first, "2001:db8:1b::1"]
+
+
+def test_cluster_load_balancer_pool_exhausted_stays_pending():
+    cluster = lb_cluster()
+    for i in range(6):  # 192.0.2.1 - 192.0.2.6
+        assert ingress(cluster.create_service(manifest(f"lb{i}", type="LoadBalancer")))
+    pending = cluster.create_service(manifest("late", type="LoadBalancer"))
+    assert pending["status"] == {"loadBalancer": {}}
+
+
+def test_cluster_without_pools_load_balancer_status_empty():
+    cluster = Cluster(dual(), seed=1)
+    stored = cluster.create_service(manifest(type="LoadBalancer"))
+    assert stored["status"] == {"loadBalancer": {}}
