@@ -63,6 +63,25 @@ class IPFamily(enum.StrEnum):
         return (1 << self.width) - 1
 
     @property
+    def has_broadcast(self) -> bool:
+        """Whether the last address of a subnet is a broadcast address nobody gets.
+
+        IPv4 only: kube-apiserver's service range (service-ips.md §1.3) and host-local's
+        default ``rangeEnd`` (node-and-pod-ips.md §3.2) both leave it out; IPv6 keeps
+        its all-ones address usable.
+        """
+        return self is IPFamily.IPv4
+
+    @property
+    def cidrset_max_gap(self) -> int | None:
+        """The largest node mask minus cluster mask a CIDRSet accepts, or ``None``.
+
+        16 for IPv6 (the CIDRSet's uncompressed bitmap, node-and-pod-ips.md §1.1);
+        IPv4 has no limit.
+        """
+        return 16 if self is IPFamily.IPv6 else None
+
+    @property
     def other(self) -> IPFamily:
         """The opposite family (Kubernetes' ``otherFamily``)."""
         return IPFamily.IPv6 if self is IPFamily.IPv4 else IPFamily.IPv4

@@ -35,9 +35,6 @@ from dualstack.profiles import Profile
 
 __all__ = ["NodeCIDRAllocator"]
 
-# node-and-pod-ips.md §1.1 step 2: upstream's clusterSubnetMaxDiff, IPv6 only.
-_IPV6_MAX_GAP: Final = 16
-
 _NO_CIDRS_LEFT: Final = (
     "CIDR allocation failed; there are no remaining CIDRs left to allocate in the accepted range"
 )
@@ -66,15 +63,6 @@ def _cidr_ints(cidr: object) -> tuple[int, int, IPFamily]:
     if isinstance(cidr, CIDRPool):
         return cidr.first, cidr.prefixlen, cidr.family
     return parse_cidr(cidr)
-
-
-def _max_gap(family: IPFamily) -> int | None:
-    """The largest ``N - C`` a CIDRSet accepts; ``None`` = no limit (IPv4, §1.1 step 3).
-
-    A per-family fact that only the CIDRSet uses, so it lives here rather than in
-    ``families``.
-    """
-    return _IPV6_MAX_GAP if family is IPFamily.IPv6 else None
 
 
 class NodeCIDRAllocator:
@@ -145,7 +133,7 @@ class NodeCIDRAllocator:
     def _setup(self, pool: CIDRPool, node_mask: int, profile: Profile) -> None:
         family = pool.family
         gap = node_mask - pool.prefixlen
-        limit = _max_gap(family)
+        limit = family.cidrset_max_gap
         if limit is not None and gap > limit:
             raise ConfigError(
                 _TOO_BIG,

@@ -54,15 +54,6 @@ _net_state = _IPNetwork.__getstate__  # type: ignore[assignment]  # stubs say ob
 _MIN_HOST_BITS: Final = 2
 
 
-def _excludes_broadcast(family: IPFamily) -> bool:
-    """Whether host-local's default rangeEnd stops one short of the last address.
-
-    IPv4 leaves out the broadcast address; IPv6 has none and keeps the all-ones
-    address (§3.2 step 6). A host-local fact, so it lives here, not in ``families``.
-    """
-    return family is IPFamily.IPv4
-
-
 def _raw_cidr(cidr: object) -> tuple[int, int, IPFamily]:
     """``(address, prefixlen, family)`` of a CIDR *with* its host bits.
 
@@ -166,7 +157,7 @@ class PodIPAllocator:
                     + (" not after RangeEnd" if end_raw is not None else ""),
                 )
         if end_raw is None:
-            end = last_address - 1 if _excludes_broadcast(family) else last_address
+            end = last_address - 1 if family.has_broadcast else last_address
         else:
             end, end_family = end_raw
             if (
