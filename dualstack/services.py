@@ -1366,6 +1366,13 @@ def _finish_ips(
 # --------------------------------------------------------------------------------------
 # The whole pipeline
 # --------------------------------------------------------------------------------------
+def _omit_empty(spec: dict[str, Any]) -> None:
+    """Drop empty IP fields, as the API's JSON (``omitempty``) never shows them."""
+    for key in ("clusterIP", "clusterIPs", "ipFamilies"):
+        if key in spec and not spec[key]:
+            del spec[key]
+
+
 def _drop_alpha_only(spec: dict[str, Any]) -> None:
     # Fields unknown to the GA API are dropped silently, as the decoder of those
     # releases did with any unknown field.
@@ -1540,6 +1547,7 @@ def _ga_write(
     if gate_off:
         spec.pop("ipFamilies", None)
         spec.pop("ipFamilyPolicy", None)
+    _omit_empty(spec)
     return ServiceOutcome(obj, tuple(release), tuple(ip_warnings(spec, rules, canonical=drawn)))
 
 
@@ -1710,6 +1718,7 @@ def _alpha_create(
         raise _invalid(obj["metadata"]["name"], errs)
     if _gets_addresses(spec):
         _alpha_allocate(obj, rules, allocators)
+    _omit_empty(spec)
     return ServiceOutcome(obj)
 
 
@@ -1739,4 +1748,5 @@ def _alpha_update(
         _alpha_allocate(obj, rules, allocators)
     if to_external and old_ip and old_ip != CLUSTER_IP_NONE:
         release.append((_family_of_text(old_ip), old_ip))
+    _omit_empty(spec)
     return ServiceOutcome(obj, tuple(release))
