@@ -6,6 +6,8 @@ The public API is the names in ``__all__`` (see ``shared/CONTRACT.md`` and
 
 from __future__ import annotations
 
+from dualstack.config import Capacity, ClusterConfig, FamilyCapacity, Finding, check_components
+from dualstack.egress import EgressPolicy
 from dualstack.errors import (
     AllocationError,
     AlreadyAllocatedError,
@@ -21,25 +23,38 @@ from dualstack.errors import (
     RangeFullError,
 )
 from dualstack.families import IPFamily
+from dualstack.node_cidrs import NodeCIDRAllocator
+from dualstack.pod_ips import PodIPAllocator
 from dualstack.pools import CIDRPool
 from dualstack.profiles import Profile
+from dualstack.service_ips import RangeAllocation, ServiceIPAllocator
 
 __all__ = [
     "AllocationError",
     "AlreadyAllocatedError",
     "CIDRPool",
+    "Capacity",
+    "ClusterConfig",
     "ConfigError",
     "DualStackError",
+    "EgressPolicy",
+    "FamilyCapacity",
     "FieldError",
     "FieldErrorType",
+    "Finding",
     "IPFamily",
     "InvalidAddressError",
     "InvalidServiceError",
     "MismatchedNetworkError",
+    "NodeCIDRAllocator",
     "NotFoundError",
     "NotInRangeError",
+    "PodIPAllocator",
     "Profile",
+    "RangeAllocation",
     "RangeFullError",
+    "ServiceIPAllocator",
+    "check_components",
 ]
 
 __version__ = "0.1.0.dev0"
