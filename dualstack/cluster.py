@@ -177,6 +177,9 @@ class Cluster:
             for family, cidrs in pools.items()
         }
         self._services: dict[str, Manifest] = {}
+        # key -> (family, int) of every ClusterIP the Service holds: deletes release by
+        # int instead of parsing text again (benchmarks/bench_services.py)
+        self._service_ips: dict[str, tuple[tuple[IPFamily, int], ...]] = {}
         self._service_warnings: tuple[str, ...] = ()
         self._ensure_kubernetes_service()
 
@@ -208,6 +211,7 @@ class Cluster:
             manifest, self._service_rules, self._service_allocators, rngs=self._service_rngs
         )
         self._services[KUBERNETES_SERVICE_KEY] = outcome.service
+        self._service_ips[KUBERNETES_SERVICE_KEY] = outcome.addresses or ()
 
     @property
     def services(self) -> Mapping[str, Manifest]:
@@ -258,6 +262,7 @@ class Cluster:
         stored = outcome.service
         self._sync_load_balancer(stored, None)
         self._services[key] = stored
+        self._service_ips[key] = outcome.addresses or ()
         self._service_warnings = outcome.warnings
         return _copy_manifest(stored)  # type: ignore[no-any-return]
 
@@ -288,6 +293,9 @@ class Cluster:
                 allocator.release(ip)
         self._sync_load_balancer(stored, old)
         self._services[key] = stored
+        self._service_ips[key] = tuple(
+            (family, parse_ip(ip)[0]) for family, ip in service_addresses(stored)
+        )
         self._service_warnings = outcome.warnings
         return _copy_manifest(stored)  # type: ignore[no-any-return]
 
@@ -304,10 +312,10 @@ class Cluster:
         old = self._services.pop(key, None)
         if old is None:
             raise self._not_found(key)
-        for family, ip in service_addresses(old):
+        for family, value in self._service_ips.pop(key, ()):
             allocator = self._service_allocators.get(family)
             if allocator is not None:
-                allocator.release(ip)
+                allocator.release_int(value)
         self._release_ingress(old)
         self._ensure_kubernetes_service()
 

@@ -225,7 +225,7 @@ class ServiceIPAllocatorLike(Protocol):
     @property
     def free(self) -> int: ...
 
-    def allocate(self, ip: str) -> object: ...
+    def allocate(self, ip: str) -> object: ...  # returns the address (int() works)
 
     def allocate_next_int(self) -> int: ...
 
@@ -241,11 +241,15 @@ class ServiceOutcome:
         release: ``(family, ip)`` pairs to release once the object is stored (the old
             secondary on a downgrade, every old address on a change to ExternalName).
         warnings: the API server's warnings for the request (§3.9).
+        addresses: on a create, every address the stored object holds as
+            ``(family, int)`` (so that a later delete need not parse text); ``None``
+            otherwise.
     """
 
     service: Manifest
     release: tuple[tuple[IPFamily, str], ...] = ()
     warnings: tuple[str, ...] = ()
+    addresses: tuple[tuple[IPFamily, int], ...] | None = None
 
 
 # --------------------------------------------------------------------------------------
@@ -1261,7 +1265,7 @@ class _Txn:
     (``save_rngs``) and ``rollback()`` restores them.
     """
 
-    __slots__ = ("_allocators", "_done", "_pending", "_rngs", "_saved")
+    __slots__ = ("_allocators", "_done", "_pending", "_rngs", "_saved", "values")
 
     def __init__(
         self,
@@ -1273,6 +1277,7 @@ class _Txn:
         self._done: list[tuple[IPFamily, str]] = []
         self._pending: list[tuple[int, IPFamily]] = []
         self._saved: list[tuple[_random.Random, object]] = []
+        self.values: list[tuple[IPFamily, int]] = []
 
     def reserve(
         self,
@@ -1289,7 +1294,7 @@ class _Txn:
             allocator = self._allocators[family]
             if ip:
                 try:
-                    allocator.allocate(ip)
+                    taken = allocator.allocate(ip)
                 except AllocationError as err:
                     self.rollback()
                     if alpha:
@@ -1306,6 +1311,7 @@ class _Txn:
                         hint=err.hint,
                     ) from None
                 self._done.append((family, ip))
+                self.values.append((family, int(taken)))  # type: ignore[call-overload]
             elif allocator.free <= 0:
                 self.rollback()
                 raise RangeFullError(
@@ -1328,6 +1334,7 @@ class _Txn:
             value = self._allocators[family].allocate_next_int()
             ip = _format_drawn(value, family)
             self._done.append((family, ip))
+            self.values.append((family, value))
             out.append((index, ip))
         self._pending = []
         return out
@@ -1338,6 +1345,7 @@ class _Txn:
             self._allocators[family].release(ip)
         self._done = []
         self._pending = []
+        self.values = []
         for rng, state in self._saved:
             rng.setstate(state)  # type: ignore[arg-type]
         self._saved = []
@@ -1548,7 +1556,10 @@ def _ga_write(
         spec.pop("ipFamilies", None)
         spec.pop("ipFamilyPolicy", None)
     _omit_empty(spec)
-    return ServiceOutcome(obj, tuple(release), tuple(ip_warnings(spec, rules, canonical=drawn)))
+    warnings = tuple(ip_warnings(spec, rules, canonical=drawn))
+    if old is None:
+        return ServiceOutcome(obj, (), warnings, tuple(txn.values))
+    return ServiceOutcome(obj, tuple(release), warnings)
 
 
 # --------------------------------------------------------------------------------------
@@ -1688,7 +1699,7 @@ def _alpha_prepare(obj: Manifest, old: Manifest | None, rules: ServiceRules) -> 
 
 def _alpha_allocate(
     obj: Manifest, rules: ServiceRules, allocators: Mapping[IPFamily, ServiceIPAllocatorLike]
-) -> None:
+) -> list[tuple[IPFamily, int]]:
     spec = obj["spec"]
     family_name = spec.get("ipFamily")
     family = IPFamily(family_name) if family_name else rules.default_family
@@ -1705,6 +1716,7 @@ def _alpha_allocate(
     drawn = txn.draw()
     if drawn:
         spec["clusterIP"] = drawn[0][1]
+    return txn.values
 
 
 def _alpha_create(
@@ -1716,10 +1728,11 @@ def _alpha_create(
     errs.extend(_validate_alpha_ip_family(spec, None, rules))
     if errs:
         raise _invalid(obj["metadata"]["name"], errs)
+    values: list[tuple[IPFamily, int]] = []
     if _gets_addresses(spec):
-        _alpha_allocate(obj, rules, allocators)
+        values = _alpha_allocate(obj, rules, allocators)
     _omit_empty(spec)
-    return ServiceOutcome(obj)
+    return ServiceOutcome(obj, addresses=tuple(values))
 
 
 def _alpha_update(
