@@ -161,8 +161,11 @@ def run_worker(
     max_held: int = 64,
     timeout: float = 2.0,
     client: str = "http",
+    stop_file: str | None = None,
 ) -> None:
     """Allocate and release ``ops`` times through etcd; journal each outcome.
+
+    A worker given ``stop_file`` ends early once that file exists.
 
     Journal lines: ``P <offset>`` before a write that may change the offset (pending),
     ``A``/``R <offset>`` once an allocation/release is stored, ``U <offset>`` when the
@@ -179,6 +182,8 @@ def run_worker(
     with open(journal, "a", buffering=1) as out:
         done = 0
         while done < ops:
+            if stop_file is not None and done % 16 == 0 and os.path.exists(stop_file):
+                break
             release = bool(held) and (len(held) >= max_held or rng.random() < 0.45)
             if release:
                 index = rng.randrange(len(held))
