@@ -260,7 +260,8 @@ class Cluster:
             obj, self._service_rules, self._service_allocators, rngs=self._service_rngs
         )
         stored = outcome.service
-        self._sync_load_balancer(stored, None)
+        if self._lb_pools:
+            self._sync_load_balancer(stored, None)
         self._services[key] = stored
         self._service_ips[key] = outcome.addresses or ()
         self._service_warnings = outcome.warnings

@@ -392,7 +392,11 @@ def check_manifest(manifest: object) -> Manifest:
             [_shape_error("<manifest>", manifest, "a mapping")],
             hint="pass a Service as yaml.safe_load returns it: a dict with metadata and spec",
         )
-    obj: Manifest = _copy(manifest)
+    # One pass: the spec is copied and checked together (the hot path of every call).
+    obj: Manifest = {
+        key: _copy_spec(value) if key == "spec" and isinstance(value, Mapping) else _copy(value)
+        for key, value in manifest.items()
+    }
     errors: list[FieldError] = []
     kind = obj.get("kind", "Service")
     if kind != "Service":
@@ -431,7 +435,7 @@ def check_manifest(manifest: object) -> Manifest:
     if not isinstance(spec, dict):
         errors.append(_shape_error("spec", spec, "a mapping"))
     else:
-        _check_spec_shape(spec, errors)
+        errors.extend(spec.pop(_SHAPE_ERRORS, ()))
     if errors:
         raise _invalid(
             name, errors, hint="fix the fields named above; this is not a valid Service"
@@ -439,19 +443,31 @@ def check_manifest(manifest: object) -> Manifest:
     return obj
 
 
-def _check_spec_shape(spec: dict[str, Any], errors: list[FieldError]) -> None:
-    # Walk the keys present (usually a handful) rather than every known field.
-    nulls = [key for key, value in spec.items() if value is None]
-    for key in nulls:
-        del spec[key]  # null is the same as absent for every optional field
+_SHAPE_ERRORS: Final = object()
+"""Key under which ``_copy_spec`` hands its errors back (never a YAML key)."""
+
+
+def _copy_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``spec`` without null fields, checking the type of each known one.
+
+    Errors go in the copy under ``_SHAPE_ERRORS`` (popped by ``check_manifest``).
+    """
+    out: dict[Any, Any] = {}
+    errors: list[FieldError] = []
     for key, value in spec.items():
+        if value is None:
+            continue  # null is the same as absent for every optional field
         kind = _SPEC_KINDS.get(key)
-        if kind is None:
-            continue
         if kind == "str":
             if type(value) is not str:
                 errors.append(_shape_error(f"spec.{key}", value, "a string"))
-        elif kind == "strs":
+            out[key] = value
+            continue
+        value = value if type(value) in _SCALARS else _copy(value)
+        out[key] = value
+        if kind is None:
+            continue
+        if kind == "strs":
             if type(value) is not list:
                 errors.append(_shape_error(f"spec.{key}", value, "a list of strings"))
             else:
@@ -459,16 +475,19 @@ def _check_spec_shape(spec: dict[str, Any], errors: list[FieldError]) -> None:
                     if type(item) is not str:
                         errors.append(_shape_error(f"spec.{key}[{i}]", item, "a string"))
         elif kind == "selector":
-            if not isinstance(value, dict):
+            if type(value) is not dict:
                 errors.append(_shape_error("spec.selector", value, "a mapping"))
             else:
                 for k, v in value.items():
-                    if not isinstance(v, str):
+                    if type(v) is not str:
                         errors.append(_shape_error(f"spec.selector.{k}", v, "a string"))
         elif kind == "ports":
             _check_ports_shape(value, errors)
-        elif kind == "bool" and not isinstance(value, bool):
+        elif kind == "bool" and type(value) is not bool:
             errors.append(_shape_error(f"spec.{key}", value, "a boolean"))
+    if errors:
+        out[_SHAPE_ERRORS] = errors
+    return out
 
 
 _SPEC_KINDS: Final = {
@@ -1289,7 +1308,6 @@ class _Txn:
         alpha: bool = False,
     ) -> None:
         """Take every specific address and check every dynamic one, in request order."""
-        texts = _messages(rules)
         for _index, family, ip in requests:
             allocator = self._allocators[family]
             if ip:
@@ -1305,7 +1323,10 @@ class _Txn:
                         name,
                         [
                             FieldError(
-                                _INVALID, path, list(shown), texts.alloc_failed(ip, err.message)
+                                _INVALID,
+                                path,
+                                list(shown),
+                                _messages(rules).alloc_failed(ip, err.message),
                             )
                         ],
                         hint=err.hint,
@@ -1488,6 +1509,7 @@ def _ga_write(
     spec: dict[str, Any] = obj["spec"]
     old = old_obj["spec"] if old_obj is not None else None
     request_ips = list(spec["clusterIPs"]) if "clusterIPs" in spec else None
+    typed_ips = request_ips is not None or "clusterIP" in spec or old_obj is not None
     _drop_alpha_only(spec)
     apply_v1_defaults(obj, rules)
     obj["status"] = _copy(old_obj["status"]) if old_obj is not None else {"loadBalancer": {}}
@@ -1556,7 +1578,8 @@ def _ga_write(
         spec.pop("ipFamilies", None)
         spec.pop("ipFamilyPolicy", None)
     _omit_empty(spec)
-    warnings = tuple(ip_warnings(spec, rules, canonical=drawn))
+    # Only typed addresses can draw a warning; drawn ones are canonical.
+    warnings = tuple(ip_warnings(spec, rules, canonical=drawn)) if typed_ips else ()
     if old is None:
         return ServiceOutcome(obj, (), warnings, tuple(txn.values))
     return ServiceOutcome(obj, tuple(release), warnings)
