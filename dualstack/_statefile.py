@@ -5,8 +5,8 @@ file. Two commands may run at once and a command may be killed at any moment; ne
 may lose an update or leave a half-written file behind.
 
 Key types: ``StateFile(path)``; ``with StateFile(path).locked() as state:`` holds an
-exclusive lock for a whole read-modify-write; ``state.read()`` and
-``state.write(document)`` inside it.
+exclusive lock for a whole read-modify-write (``locked(shared=True)`` for commands that
+only read); ``state.read()`` and ``state.write(document)`` inside it.
 
 Invariants:
 - Writes go to a temporary file in the same directory, which is flushed, fsynced and
@@ -66,8 +66,12 @@ class StateFile:
         return f"StateFile({str(self.path)!r})"
 
     @contextlib.contextmanager
-    def locked(self) -> Iterator[LockedState]:
+    def locked(self, *, shared: bool = False) -> Iterator[LockedState]:
         """Hold the exclusive lock for a whole read-modify-write.
+
+        With ``shared=True`` the lock is shared: readers do not wait for each other,
+        only for a writer (and a writer waits for them). Do not ``write`` under a
+        shared lock.
 
         Raises:
             DualStackError: the lock could not be taken within ``lock_timeout`` or its
@@ -81,20 +85,20 @@ class StateFile:
                 hint="choose a --state path in a directory you can write to",
             ) from None
         try:
-            self._acquire(fd)
+            self._acquire(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
             yield LockedState(self)
         finally:
             # Closing the descriptor releases the flock.
             os.close(fd)
 
-    def _acquire(self, fd: int) -> None:
+    def _acquire(self, fd: int, mode: int) -> None:
         if self.lock_timeout is None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            fcntl.flock(fd, mode)
             return
         deadline = time.monotonic() + self.lock_timeout
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
                 return
             except BlockingIOError:
                 if time.monotonic() >= deadline:

@@ -905,7 +905,7 @@ def _pod_object(pod: Any) -> dict[str, Any]:
 
 def _cmd_get(args: argparse.Namespace, flags: list[str]) -> int:
     kind = _kind(args.kind)
-    with StateFile(args.state).locked() as state:
+    with StateFile(args.state).locked(shared=True) as state:
         cluster, _, _ = _need_cluster(state)
     objects: list[dict[str, Any]]
     if kind == "node":
@@ -1016,7 +1016,7 @@ def _cmd_delete(args: argparse.Namespace, flags: list[str]) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace, flags: list[str]) -> int:
-    with StateFile(args.state).locked() as state:
+    with StateFile(args.state).locked(shared=True) as state:
         cluster, _, _ = _need_cluster(state)
     findings = list(cluster.validate())
     _print_findings(findings, sys.stdout)
@@ -1230,7 +1230,7 @@ def _state_spans(
 ) -> tuple[list[tuple[int, int, OwnerKind]], int, str, str]:
     """What ``map --state`` draws: owner spans, unit count, unit name and heading."""
     state_path = args.state or DEFAULT_STATE_PATH
-    with StateFile(state_path).locked() as state:
+    with StateFile(state_path).locked(shared=True) as state:
         cluster, flags, version = _need_cluster(state)
     config = _config_from_flags(flags, version)
     services = [_canonical(c) for c in config.service_cidrs]

@@ -201,3 +201,15 @@ def test_statefile_two_concurrent_writers_lose_no_update(tmp_path):
     for w in "ab":
         mine = [e for e in entries if e.startswith(f"{w}-")]
         assert mine == [f"{w}-{i}" for i in range(rounds)]
+
+
+def test_statefile_shared_locks_coexist_but_exclude_a_writer(tmp_path):
+    path = tmp_path / "state.json"
+    with StateFile(path).locked(shared=True):
+        with StateFile(path, lock_timeout=0.05).locked(shared=True) as reader:
+            assert reader.read() is None
+        with (
+            pytest.raises(DualStackError, match="holds the lock"),
+            StateFile(path, lock_timeout=0.05).locked(),
+        ):
+            pass  # pragma: no cover - never reached
