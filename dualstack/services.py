@@ -41,7 +41,7 @@ import re as _re
 import socket as _socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal, NamedTuple, Protocol
 
 from dualstack.errors import (
     AllocationError,
@@ -232,8 +232,7 @@ class ServiceIPAllocatorLike(Protocol):
     def release(self, ip: str) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class ServiceOutcome:
+class ServiceOutcome(NamedTuple):
     """The result of a successful create or update.
 
     Attributes:
@@ -1552,8 +1551,10 @@ def _ga_write(
             old_ips = old.get("clusterIPs") or []
             if len(old_ips) > 1:
                 release = [(IPFamily(old_families[1]), old_ips[1])]
-    txn = _Txn(allocators, rngs)
     drawn: list[str] = []
+    if old is None and not any(ip for _, _, ip in requests):
+        return _ga_create_dynamic(obj, spec, requests, rules, allocators, typed_ips)
+    txn = _Txn(allocators, rngs)
     if requests:
         txn.reserve(name, requests, shown, rules)
     if old is None:
@@ -1583,6 +1584,48 @@ def _ga_write(
     if old is None:
         return ServiceOutcome(obj, (), warnings, tuple(txn.values))
     return ServiceOutcome(obj, tuple(release), warnings)
+
+
+def _ga_create_dynamic(
+    obj: Manifest,
+    spec: dict[str, Any],
+    requests: list[tuple[int, IPFamily, str]],
+    rules: ServiceRules,
+    allocators: Mapping[IPFamily, ServiceIPAllocatorLike],
+    typed_ips: bool,
+) -> ServiceOutcome:
+    """The create path when every address is "pick one" (the common case).
+
+    Same steps as ``_ga_write`` without the transaction: the ranges are checked, then
+    ``ValidateService``, and only then are the addresses drawn, so nothing can fail
+    after the first draw (benchmarks/bench_services.py S1).
+    """
+    for _, family, _ in requests:
+        if allocators[family].free <= 0:
+            raise RangeFullError(
+                "Internal error occurred: failed to allocate a serviceIP: range is full",
+                hint=f"every {family.value} Service address of the cluster is allocated; "
+                "delete a Service or use a larger --service-cluster-ip-range",
+            )
+    post = validate_service(obj, rules)
+    if post:
+        raise _invalid(obj["metadata"]["name"], post)
+    values: list[tuple[IPFamily, int]] = []
+    if requests:
+        ips: list[str] = []
+        for _, family, _ in requests:
+            value = allocators[family].allocate_next_int()
+            values.append((family, value))
+            ips.append(_format_drawn(value, family))
+        spec["clusterIPs"] = ips
+        spec["clusterIP"] = ips[0]
+    _omit_empty(spec)
+    warnings = (
+        tuple(ip_warnings(spec, rules, canonical=spec.get("clusterIPs") or ()))
+        if (typed_ips)
+        else ()
+    )
+    return ServiceOutcome(obj, (), warnings, tuple(values))
 
 
 # --------------------------------------------------------------------------------------
