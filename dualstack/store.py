@@ -45,6 +45,7 @@ import select
 import threading
 import time
 import urllib.parse
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import (
@@ -308,6 +309,13 @@ class _HttpTransport:
     def __init__(self, scheme: str, host: str, port: int, timeout: float) -> None:
         self._scheme, self._host, self._port, self._timeout = scheme, host, port, timeout
         self._local = threading.local()
+        # Every connection of every thread, so that close() (or collection) closes all.
+        self._open: set[http.client.HTTPConnection] = set()
+        self._guard = threading.Lock()
+        weakref.finalize(self, _close_all, self._open, self._guard)
+
+    def close(self) -> None:
+        _close_all(self._open, self._guard)
 
     def _connect(self) -> http.client.HTTPConnection:
         cls = (
@@ -330,6 +338,8 @@ class _HttpTransport:
         if conn is None or conn.sock is None:
             conn = self._connect()
             self._local.conn = conn
+            with self._guard:
+                self._open.add(conn)
         return conn
 
     def post(self, path: str, body: Mapping[str, object]) -> Mapping[str, object]:
@@ -357,6 +367,13 @@ class _HttpTransport:
         return doc
 
 
+def _close_all(conns: set[http.client.HTTPConnection], guard: threading.Lock) -> None:
+    with guard:
+        for conn in conns:
+            conn.close()
+        conns.clear()
+
+
 class _Etcd3gwTransport:
     """The same requests through ``etcd3gw`` (extra ``dualstack[etcd]``)."""
 
@@ -374,6 +391,10 @@ class _Etcd3gwTransport:
         self._client: Any = etcd3gw.Etcd3Client(
             host=host, port=port, protocol=scheme, timeout=timeout, api_path="/v3/"
         )
+        weakref.finalize(self, self._client.session.close)
+
+    def close(self) -> None:
+        self._client.session.close()
 
     def post(self, path: str, body: Mapping[str, object]) -> Mapping[str, object]:
         try:
@@ -564,9 +585,11 @@ class RetryPolicy:
     that collided spread out instead of colliding again.
     """
 
+    # Measured with 8 processes on one key (benchmarks/bench_etcd.py): waits shorter
+    # than a few etcd round trips keep every writer in flight and most writes lose.
     attempts: int = 32
-    base_delay: float = 0.0005
-    max_delay: float = 0.05
+    base_delay: float = 0.005
+    max_delay: float = 0.1
 
     def __post_init__(self) -> None:
         if self.attempts < 1 or self.base_delay < 0 or self.max_delay < 0:
@@ -608,9 +631,9 @@ class SharedState(Generic[S]):
     2. ``op`` runs on the cached state. If it raises (an allocation error) or changes
        nothing, that answer is trusted only if the state is known current in this call;
        otherwise the key is read and, if its revision moved, ``op`` runs again on it.
-    3. On a conflict the state is decoded from the winning value and ``op`` runs again,
-       up to ``policy.attempts`` times, waiting as ``RetryPolicy`` says; then
-       ``StoreConflictError``.
+    3. On a conflict the state is decoded from the winning value (or, after a back-off
+       wait, from a fresh read) and ``op`` runs again, up to ``policy.attempts`` writes,
+       waiting as ``RetryPolicy`` says; then ``StoreConflictError``.
 
     Whatever fails (``op``, the store, the attempts), the cached state is decoded back
     from the value it was built from, so the call leaves no trace. ``decode`` may
@@ -771,12 +794,15 @@ class SharedState(Generic[S]):
                     hint=f"other writers changed it before each of {conflicts} attempts; "
                     "retry later or allow more attempts (RetryPolicy.attempts)",
                 )
-            self._state = None
-            self._adopt(answer.current)
-            fresh = True
+            self._state = None  # force a decode: op changed the object
             pause = self._policy.delay(conflicts, self._rng)
             if pause > 0:
+                # The winner's value goes stale while we wait: read again after.
                 self._sleep(pause)
+                self._adopt(self._read())
+            else:
+                self._adopt(answer.current)
+            fresh = True
 
     def __repr__(self) -> str:
         return f"<SharedState {self.key!r} revision={self._revision}>"

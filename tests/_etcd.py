@@ -19,6 +19,7 @@ import os
 import random
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +44,7 @@ __all__ = [
     "TOY_SIZE",
     "EtcdServer",
     "Journal",
-    "etcd_server",
+    "etcd_session",
     "read_journal",
     "run_worker",
     "toy_state",
@@ -100,9 +101,8 @@ def new_server() -> EtcdServer:
     return EtcdServer(Path(tempfile.mkdtemp(prefix="dualstack-etcd-", dir=_scratch_parent())))
 
 
-@pytest.fixture(scope="session")
-def etcd_server():
-    """A running etcd for the session; skipped only when no etcd binary can be had."""
+def etcd_session() -> Iterator[EtcdServer]:
+    """Body of a session fixture: a running etcd, skipped only when none can be had."""
     server = new_server()
     try:
         server.start()
@@ -162,6 +162,7 @@ def run_worker(
     timeout: float = 2.0,
     client: str = "http",
     stop_file: str | None = None,
+    policy: RetryPolicy | None = None,
 ) -> None:
     """Allocate and release ``ops`` times through etcd; journal each outcome.
 
@@ -177,7 +178,8 @@ def run_worker(
 
     rng = random.Random(seed)
     store = EtcdStore(endpoint, prefix=prefix, timeout=timeout, client=client)
-    shared = toy_state(store, TOY_KEY, rng=rng, policy=RetryPolicy(attempts=200))
+    policy = policy if policy is not None else RetryPolicy(attempts=200)  # never give up in tests
+    shared = toy_state(store, TOY_KEY, rng=rng, policy=policy)
     held: list[int] = []
     with open(journal, "a", buffering=1) as out:
         done = 0

@@ -17,6 +17,7 @@ absent, deletes of absent keys change nothing).
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -37,6 +38,7 @@ from dualstack.store import (
     RangeValue,
     RetryPolicy,
     SharedState,
+    Store,
     StoreUnavailableError,
     SwapResult,
     Versioned,
@@ -51,9 +53,9 @@ CLIENTS = 3
 
 
 class FlakyStore:
-    """A MemoryStore whose next call fails when ``fail_next`` is set."""
+    """A store whose next call fails when ``fail_next`` is set."""
 
-    def __init__(self, inner: MemoryStore) -> None:
+    def __init__(self, inner: Store) -> None:
         self.inner = inner
         self.prefix = inner.prefix
         self.fail_next = False
@@ -91,16 +93,19 @@ def encode_bitmap(bitmap: AllocationBitmap) -> bytes:
     return encode_range_value(RangeValue(RANGE, bitmap.to_k8s_bytes()))
 
 
-def stored_offsets(store: MemoryStore) -> set[int]:
+def stored_offsets(store: Store) -> set[int]:
     return set(decode_bitmap(store.get(NAME).value, None))
 
 
 class SharedStateMachine(RuleBasedStateMachine):
+    """Clients of one key; ``make_store`` is replaced to run the machine on etcd."""
+
     held = Bundle("held")
+    make_store: Callable[[], Store] = staticmethod(MemoryStore)  # type: ignore[assignment]
 
     @initialize(seed=st.integers(0, 2**32 - 1), random_scan=st.booleans())
     def setup(self, seed: int, random_scan: bool) -> None:
-        self.memory = MemoryStore()
+        self.memory = type(self).make_store()
         self.store = FlakyStore(self.memory)
         self.sleeps: list[float] = []
         self.clients: list[SharedState[AllocationBitmap]] = []
@@ -227,6 +232,13 @@ class SharedStateMachine(RuleBasedStateMachine):
     def refresh_catches_up(self, client: int) -> None:
         # A rule, not an invariant: refreshing after every step would hide stale caches.
         assert set(self.clients[client].refresh()) == set(self.model)
+
+
+def make_machine(make_store: Callable[[], Store]) -> type[SharedStateMachine]:
+    """The machine over stores that ``make_store`` builds (one per example)."""
+    return type(
+        "SharedStateMachineOn", (SharedStateMachine,), {"make_store": staticmethod(make_store)}
+    )
 
 
 TestSharedStateMachine = SharedStateMachine.TestCase
