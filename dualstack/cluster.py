@@ -248,7 +248,8 @@ class Cluster:
             DualStackError: ``services "<name>" already exists``.
         """
         obj = check_manifest(manifest)
-        key = service_key(obj)
+        meta = obj["metadata"]
+        key = f"{meta['namespace']}/{meta['name']}"
         if key in self._services:
             namespace, name = key.split("/", 1)
             raise DualStackError(

@@ -265,9 +265,19 @@ def _copy(value: Any) -> Any:
     """
     kind = type(value)
     if kind is dict:
-        return {k: v if type(v) in _SCALARS else _copy(v) for k, v in value.items()}
+        # dict.copy() runs in C; only nested containers need a Python-level step.
+        # (Assigning to existing keys while iterating is safe: the size never changes.)
+        out = value.copy()
+        for k, v in out.items():
+            if type(v) not in _SCALARS:
+                out[k] = _copy(v)
+        return out
     if kind is list:
-        return [v if type(v) in _SCALARS else _copy(v) for v in value]
+        items = value.copy()
+        for i, v in enumerate(items):
+            if type(v) not in _SCALARS:
+                items[i] = _copy(v)
+        return items
     if kind in _SCALARS:
         return value
     if isinstance(value, Mapping):
@@ -393,7 +403,11 @@ def check_manifest(manifest: object) -> Manifest:
         )
     # One pass: the spec is copied and checked together (the hot path of every call).
     obj: Manifest = {
-        key: _copy_spec(value) if key == "spec" and isinstance(value, Mapping) else _copy(value)
+        key: value
+        if type(value) in _SCALARS
+        else _copy_spec(value)
+        if key == "spec" and isinstance(value, Mapping)
+        else _copy(value)
         for key, value in manifest.items()
     }
     errors: list[FieldError] = []
@@ -1536,6 +1550,10 @@ def _ga_write(
     release: list[tuple[IPFamily, str]] = []
     requests: list[tuple[int, IPFamily, str]] = []
     shown: list[str] = []
+    if old is None and not spec.get("clusterIPs"):
+        # every address is "pick one": no transaction needed (the common create)
+        requests = [(i, _FAMILY_BY_NAME[fam], "") for i, fam in enumerate(alloc_families)]
+        return _ga_create_dynamic(obj, spec, requests, rules, allocators, typed_ips)
     if old is None or not _gets_addresses(old):
         if alloc_families:
             requests, shown = _ga_requests(spec, alloc_families)
@@ -1552,8 +1570,6 @@ def _ga_write(
             if len(old_ips) > 1:
                 release = [(IPFamily(old_families[1]), old_ips[1])]
     drawn: list[str] = []
-    if old is None and not any(ip for _, _, ip in requests):
-        return _ga_create_dynamic(obj, spec, requests, rules, allocators, typed_ips)
     txn = _Txn(allocators, rngs)
     if requests:
         txn.reserve(name, requests, shown, rules)
