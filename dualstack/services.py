@@ -673,7 +673,6 @@ def validate_cluster_ips_related_fields(
             )
         )
     bad_ips = False
-    old_ips = set(old.get("clusterIPs") or ()) if old is not None else set()
     for i, ip in enumerate(ips):
         if i == 0 and ip == CLUSTER_IP_NONE:
             if len(ips) > 1:
@@ -688,7 +687,7 @@ def validate_cluster_ips_related_fields(
         if not _is_ip(ip):
             errs.append(FieldError(_INVALID, path, ip, _VALID_IP_DETAIL))
             bad_ips = True
-        elif rules.strict_ips and ip not in old_ips:
+        elif rules.strict_ips and (old is None or ip not in (old.get("clusterIPs") or ())):
             strict = _strict_ip_errors(path, ip)
             if strict:
                 errs.extend(strict)
@@ -706,7 +705,7 @@ def validate_cluster_ips_related_fields(
                 "may specify no more than one IP for each IP family",
             )
         )
-    if not _is_headless(spec) and ips and families:
+    if ips and families and not _is_headless(spec):
         for i in range(min(len(ips), len(families))):
             fam = families[i]
             got = _family_of_text(ips[i])
@@ -1415,12 +1414,6 @@ def _omit_empty(spec: dict[str, Any]) -> None:
             del spec[key]
 
 
-def _drop_alpha_only(spec: dict[str, Any]) -> None:
-    # Fields unknown to the GA API are dropped silently, as the decoder of those
-    # releases did with any unknown field.
-    spec.pop("ipFamily", None)
-
-
 def _drop_ga_only(spec: dict[str, Any]) -> None:
     for key in ("clusterIPs", "ipFamilies", "ipFamilyPolicy"):
         spec.pop(key, None)
@@ -1523,7 +1516,7 @@ def _ga_write(
     old = old_obj["spec"] if old_obj is not None else None
     request_ips = list(spec["clusterIPs"]) if "clusterIPs" in spec else None
     typed_ips = request_ips is not None or "clusterIP" in spec or old_obj is not None
-    _drop_alpha_only(spec)
+    spec.pop("ipFamily", None)  # the alpha field is unknown to the GA API: dropped
     apply_v1_defaults(obj, rules)
     obj["status"] = _copy(old_obj["status"]) if old_obj is not None else {"loadBalancer": {}}
     if old is not None:
