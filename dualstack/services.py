@@ -60,6 +60,7 @@ __all__ = [
     "SERVICE_TYPES",
     "IPFamilyPolicy",
     "Manifest",
+    "ServiceIPAllocatorLike",
     "ServiceOutcome",
     "ServiceRules",
     "ServiceType",

@@ -11,12 +11,15 @@ import random
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dualstack.errors import FieldError, FieldErrorType, InvalidServiceError, RangeFullError
-from dualstack.families import IPFamily
+from dualstack.families import IPFamily, format_ip
 from dualstack.service_ips import ServiceIPAllocator
 from dualstack.services import (
     ServiceRules,
+    _format_drawn,
     apply_v1_defaults,
     check_manifest,
     create_service,
@@ -1293,3 +1296,27 @@ def test_alpha_update_to_external_name_and_back():
     assert back["ipFamily"] == "IPv6"
     assert h.allocated() == {back["clusterIP"]}
     assert IPFamily.of(stored["clusterIP"]) is IPFamily.IPv6
+
+
+# --- the fast address formatter ---------------------------------------------------------------
+@given(st.integers(0, (1 << 128) - 1))
+@settings(max_examples=300)
+def test_format_drawn_ipv6_matches_go_text(value):
+    """``inet_ntop`` text equals ``format_ip`` (Go's RFC 5952 text), ::/80 included."""
+    assert _format_drawn(value, IPFamily.IPv6) == format_ip(value, IPFamily.IPv6)
+
+
+@given(st.integers(0, (1 << 32) - 1))
+@settings(max_examples=100)
+def test_format_drawn_ipv4_matches_format_ip(value):
+    assert _format_drawn(value, IPFamily.IPv4) == format_ip(value, IPFamily.IPv4)
+
+
+@given(
+    st.lists(st.sampled_from(range(8)), min_size=0, max_size=8).map(
+        lambda zeros: sum((0 if i in zeros else (0x1234 + i)) << (16 * i) for i in range(8))
+    )
+)
+@settings(max_examples=200)
+def test_format_drawn_ipv6_zero_runs_match_go_text(value):
+    assert _format_drawn(value, IPFamily.IPv6) == format_ip(value, IPFamily.IPv6)
