@@ -884,7 +884,9 @@ def init_ip_family_fields(
         errs.append(FieldError(_INVALID, "spec.ipFamilyPolicy", policy, texts.not_dual))
     for i, fam in enumerate(families):  # 11
         if _FAMILY_BY_NAME[fam] not in configured:
-            value: object = ips if texts.fam_not_configured_value_is_ips else fam
+            value: object = (
+                spec.get("clusterIPs") if texts.fam_not_configured_value_is_ips else fam
+            )
             go_type = "[]string" if texts.fam_not_configured_value_is_ips else None
             errs.append(
                 FieldError(

@@ -1320,3 +1320,13 @@ def test_format_drawn_ipv4_matches_format_ip(value):
 @settings(max_examples=200)
 def test_format_drawn_ipv6_zero_runs_match_go_text(value):
     assert _format_drawn(value, IPFamily.IPv6) == format_ip(value, IPFamily.IPv6)
+
+
+def test_create_family_not_configured_1_21_text_prints_cluster_ips():
+    h = Harness((V4,), version="1.21")
+    with pytest.raises(InvalidServiceError) as info:
+        h.create(svc(ipFamilies=["IPv6"]))
+    assert invalid_text(info.value) == (
+        "spec.ipFamilies[0]: Invalid value: []string(nil): "
+        "ipfamily IPv6 is not configured on cluster"
+    )
