@@ -28,6 +28,7 @@ CONFIGS = {
     "v4v6": {"service_cidrs": "10.96.0.0/28,fd00:96::/124"},
     "v6v4": {"service_cidrs": "fd00:96::/124,10.96.0.0/28"},
     "v4": {"service_cidrs": "10.96.0.0/28"},
+    "1.20-v4": {"service_cidrs": "10.96.0.0/28", "version": "1.20"},
     "1.21-v4v6": {"service_cidrs": "10.96.0.0/28,fd00:96::/124", "version": "1.21"},
     "1.18-alpha": {
         "service_cidrs": "10.96.0.0/28,fd00:96::/124",
@@ -182,6 +183,9 @@ class ServiceMachine(RuleBasedStateMachine):
                 assert spec.get("type") == "ExternalName"
                 continue
             assert spec["clusterIP"] == ips[0]
+            if "ipFamilies" not in spec:  # IPv6DualStack off (1.20): one address, no fields
+                assert len(ips) == 1 and "ipFamilyPolicy" not in spec
+                continue
             if ips != ["None"]:
                 assert [IPFamily.of(ip).value for ip in ips] == spec["ipFamilies"][: len(ips)]
                 assert len(ips) == len(spec["ipFamilies"])
