@@ -1330,3 +1330,90 @@ def test_create_family_not_configured_1_21_text_prints_cluster_ips():
         "spec.ipFamilies[0]: Invalid value: []string(nil): "
         "ipfamily IPv6 is not configured on cluster"
     )
+
+
+def _stored(**spec: Any) -> dict[str, Any]:
+    base = {
+        "type": "ClusterIP",
+        "ports": [{"port": 80, "protocol": "TCP"}],
+        "sessionAffinity": "None",
+        "clusterIP": "10.0.0.1",
+        "clusterIPs": ["10.0.0.1", "fd00::1"],
+        "ipFamilies": ["IPv4", "IPv6"],
+        "ipFamilyPolicy": R,
+    }
+    base.update(spec)
+    return {"metadata": {"name": "web", "namespace": "default"}, "spec": base}
+
+
+UPDATE_RULE_CASES = [
+    pytest.param(
+        {"clusterIPs": ["10.0.0.1"], "ipFamilies": ["IPv4"]},
+        None,
+        [
+            (
+                INVALID,
+                "spec.ipFamilyPolicy",
+                'spec.ipFamilyPolicy: Invalid value: "RequireDualStack": must be set to '
+                "'SingleStack' when releasing the secondary clusterIP",
+            ),
+            (
+                INVALID,
+                "spec.ipFamilyPolicy",
+                'spec.ipFamilyPolicy: Invalid value: "RequireDualStack": must be set to '
+                "'SingleStack' when releasing the secondary ipFamily",
+            ),
+        ],
+        id="release-secondary-without-single-stack",
+    ),
+    pytest.param(
+        {"clusterIP": "", "clusterIPs": [], "ipFamilies": ["IPv4"], "ipFamilyPolicy": S},
+        [],
+        [
+            (
+                INVALID,
+                "spec.clusterIPs[0]",
+                "spec.clusterIPs[0]: Invalid value: []string{}: "
+                "primary clusterIP can not be unset",
+            ),
+            (
+                INVALID,
+                "spec.ipFamilies[0]",
+                'spec.ipFamilies[0]: Invalid value: []core.IPFamily{"IPv4"}: '
+                "primary ipFamily can not be unset",
+            ),
+        ],
+        id="primary-unset",
+    ),
+    pytest.param(
+        {
+            "clusterIP": "fd00::1",
+            "clusterIPs": ["fd00::1"],
+            "ipFamilies": ["IPv6"],
+            "ipFamilyPolicy": S,
+        },
+        None,
+        [
+            (
+                INVALID,
+                "spec.clusterIPs[0]",
+                'spec.clusterIPs[0]: Invalid value: []string{"fd00::1"}: may not change once set',
+            ),
+            (
+                INVALID,
+                "spec.ipFamilies[0]",
+                'spec.ipFamilies[0]: Invalid value: []string{"fd00::1"}: may not change once set',
+            ),
+        ],
+        id="primary-changed-on-downgrade",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "request_ips", "expected"), UPDATE_RULE_CASES)
+def test_validate_service_update_rule_gives_upstream_error(change, request_ips, expected):
+    rules = ServiceRules.for_families(["IPv4", "IPv6"])
+    old = _stored()
+    new = _stored(**change)
+    errs = validate_service_update(new, old, rules, request_ips=request_ips)
+    assert [(e.type, e.field, str(e)) for e in errs] == expected
