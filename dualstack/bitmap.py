@@ -15,17 +15,21 @@ Key types:
 
 Layout (why it is fast and small)::
 
-    offset o  ->  chunk o >> 16  ->  byte (o & 0xffff) >> 3  ->  bit o & 7
-    _bits[chunk]  bytearray, bit set = allocated          (grows lazily, <= 8 KiB)
-    _full[chunk]  bytearray, 1 where that _bits byte is 0xff (same length)
+    offset o  ->  byte o >> 3  ->  bit o & 7
+    _bits  bytearray, bit set = allocated      (grows lazily, <= size / 8 bytes)
+    _full  bytearray, 1 where that _bits byte is 0xff (same length)
 
-Finding a free offset never loops over bits in Python: ``_full[chunk].find(0, j)`` is a
+Finding a free offset never loops over bits in Python: ``_full.find(0, j)`` is a
 ``memchr`` over the summary, and the free bit inside a byte comes from ``~v & (v + 1)``.
-Chunks are created on first use and grow with the highest byte touched, so a range of
-2^64 offsets costs nothing until used and a Pod range of 30 addresses costs 4 bytes.
+One flat pair of byte strings (rather than chunks in a dict) keeps a lookup to one
+index operation, which the Service hot paths need (benchmarks/bench_service_ips.py).
+The storage grows with the highest byte touched: a Pod range of 30 addresses costs 4
+bytes, a /8 Service range at most 2 x 2 MiB. Bitmaps of more than 2^24 offsets keep a
+set of offsets instead, so a range of 2^64 offsets costs nothing until used.
 
 Invariants: ``count`` equals the number of set bits; no bit at an offset ``>= size`` is
-ever set; ``_full[c][j] == 1`` exactly when ``_bits[c][j] == 0xff``; a failed call
+ever set; ``_full[j] == 1`` exactly when ``_bits[j] == 0xff``; ``_bits`` and ``_full``
+are grown in place, never replaced (``storage()`` hands them out); a failed call
 changes nothing (strategies draw randomness only when a free offset exists).
 """
 
@@ -39,12 +43,6 @@ from dualstack.errors import RangeFullError
 
 __all__ = ["AllocationBitmap", "NextFit", "RandomScan", "ScanStrategy", "randbelow"]
 
-_SHIFT: Final = 16
-_CHUNK: Final = 1 << _SHIFT
-_MASK: Final = _CHUNK - 1
-_CHUNK_BYTES: Final = _CHUNK >> 3
-# What a chunk not created yet reads as in the offset_ops lookups.
-_ZEROS: Final = bytes(_CHUNK_BYTES)
 # Bitmaps of more offsets than this keep a set of offsets (see AllocationBitmap.__new__).
 _SPARSE_FROM: Final = 1 << 24
 # bytes.translate table: 0xff -> 1 (full byte), anything else -> 0.
@@ -150,14 +148,20 @@ class AllocationBitmap:
     Args:
         size: number of offsets (any non-negative int, 2^64 included).
         strategy: how ``allocate_next`` chooses; ``NextFit()`` by default.
+
+    Attributes:
+        count: number of allocated offsets. Read it freely; only code that writes the
+            bytes of ``storage()`` directly (``ServiceIPAllocator``'s fused paths) may
+            write it, and must keep it equal to the number of set bits.
+        strategy: the ``ScanStrategy`` of ``allocate_next``.
     """
 
-    __slots__ = ("_bits", "_count", "_full", "_size", "strategy")
+    __slots__ = ("_bits", "_full", "_size", "count", "strategy")
 
     def __new__(cls, size: int, strategy: ScanStrategy | None = None) -> AllocationBitmap:
         # Past 2^24 offsets a range is used sparsely (IPv6 /64 Service ranges from 1.34,
-        # node blocks of a /32 cluster CIDR): dense chunks would cost ~8 KiB for every
-        # address handed out at random, so such bitmaps keep a plain set instead.
+        # node blocks of a /32 cluster CIDR): a dense byte string would cost up to
+        # 4 MiB for one address handed out at random, so such bitmaps keep a set instead.
         if cls is AllocationBitmap and size > _SPARSE_FROM:
             return object.__new__(_SparseBitmap)
         return object.__new__(cls)
@@ -166,9 +170,10 @@ class AllocationBitmap:
         if size < 0:
             raise ValueError(f"bitmap size must be >= 0, got {size}")
         self._size = size
-        self._count = 0
-        self._bits: dict[int, bytearray] = {}
-        self._full: dict[int, bytearray] = {}
+        self.count = 0
+        # Both grow in place (never replaced), so storage() views stay valid.
+        self._bits = bytearray()
+        self._full = bytearray()
         self.strategy: ScanStrategy = strategy if strategy is not None else NextFit()
 
     # --- sizes -------------------------------------------------------------------
@@ -178,36 +183,56 @@ class AllocationBitmap:
         return self._size
 
     @property
-    def count(self) -> int:
-        """Number of allocated offsets."""
-        return self._count
-
-    @property
     def free(self) -> int:
         """``size - count``."""
-        return self._size - self._count
+        return self._size - self.count
 
     def __len__(self) -> int:
-        return self._count
+        return self.count
+
+    def storage(self) -> tuple[bytearray, bytearray]:
+        """The ``(bits, full)`` byte strings, for callers that fuse their hot paths.
+
+        ``bits[i]`` holds offsets ``8i .. 8i+7`` (bit ``o & 7`` is offset ``o``);
+        ``full[i]`` is 1 exactly when ``bits[i] == 0xff``. Both have the same length,
+        grow in place and are never replaced, so a caller may keep them for the life of
+        this bitmap. A byte past their end reads as 0 (all free); only ``allocate``
+        grows them. A writer keeps the invariants: ``full`` in step, ``count`` equal
+        to the number of set bits, no bit at or past ``size``. A bitmap of more than
+        2^24 offsets keeps a set instead and returns two empty byte strings that
+        never grow.
+        """
+        return self._bits, self._full
+
+    def preallocate(self) -> None:
+        """Grow the storage to its full size now (``size / 4`` bytes in all).
+
+        For random scans, whose storage reaches full size after a few allocations
+        anyway: afterwards every offset below ``size`` has its byte in ``storage()``,
+        so fused readers never meet the grown-part boundary. No effect on sparse
+        bitmaps (more than 2^24 offsets).
+        """
+        need = ((self._size + 7) >> 3) - len(self._bits)
+        if need > 0 and type(self) is AllocationBitmap:
+            self._bits.extend(bytes(need))
+            self._full.extend(bytes(need))
 
     # --- single offsets --------------------------------------------------------------
     def __contains__(self, offset: int) -> bool:
-        bits = self._bits.get(offset >> _SHIFT)
-        if bits is None:
+        if offset < 0:
             return False
-        j = (offset & _MASK) >> 3
-        return j < len(bits) and (bits[j] >> (offset & 7)) & 1 == 1
+        try:
+            return (self._bits[offset >> 3] >> (offset & 7)) & 1 == 1
+        except IndexError:
+            return False  # past the grown part: free
 
-    def _grow(self, chunk: int, j: int) -> bytearray:
-        bits = self._bits.get(chunk)
-        if bits is None:
-            bits = self._bits[chunk] = bytearray()
-            self._full[chunk] = bytearray()
-        if j >= len(bits):
-            extra = max(j + 1, min(2 * len(bits), _CHUNK_BYTES)) - len(bits)
-            bits.extend(bytes(extra))
-            self._full[chunk].extend(bytes(extra))
-        return bits
+    def _grow(self, j: int) -> None:
+        """Grow the storage to hold byte ``j`` (doubling, capped at the size's bytes)."""
+        bits = self._bits
+        n = len(bits)
+        extra = max(j + 1, min(2 * n, (self._size + 7) >> 3)) - n
+        bits.extend(bytes(extra))
+        self._full.extend(bytes(extra))
 
     def allocate(self, offset: int) -> bool:
         """Set ``offset``; False (and no change) when it was already set.
@@ -217,11 +242,10 @@ class AllocationBitmap:
         """
         if not 0 <= offset < self._size:
             raise IndexError(f"offset {offset} out of range [0,{self._size})")
-        chunk = offset >> _SHIFT
-        j = (offset & _MASK) >> 3
-        bits = self._bits.get(chunk)
-        if bits is None or j >= len(bits):
-            bits = self._grow(chunk, j)
+        j = offset >> 3
+        bits = self._bits
+        if j >= len(bits):
+            self._grow(j)
         mask = 1 << (offset & 7)
         value = bits[j]
         if value & mask:
@@ -229,16 +253,16 @@ class AllocationBitmap:
         value |= mask
         bits[j] = value
         if value == 255:
-            self._full[chunk][j] = 1
-        self._count += 1
+            self._full[j] = 1
+        self.count += 1
         return True
 
     def release(self, offset: int) -> bool:
         """Clear ``offset``; False (and no change) when it was not set or is out of range."""
-        bits = self._bits.get(offset >> _SHIFT)
-        if bits is None or offset < 0:
+        if offset < 0:
             return False
-        j = (offset & _MASK) >> 3
+        j = offset >> 3
+        bits = self._bits
         if j >= len(bits):
             return False
         mask = 1 << (offset & 7)
@@ -246,9 +270,9 @@ class AllocationBitmap:
         if not value & mask:
             return False
         if value == 255:
-            self._full[offset >> _SHIFT][j] = 0
+            self._full[j] = 0
         bits[j] = value ^ mask
-        self._count -= 1
+        self.count -= 1
         return True
 
     def allocate_next(self) -> int:
@@ -259,16 +283,14 @@ class AllocationBitmap:
         """
         strategy = self.strategy
         if type(strategy) is RandomScan:
-            # The fused path below gives the same offset and draws the same numbers as
-            # RandomScan.next followed by allocate, at half the cost.
+            # Same offset and same draws as RandomScan.next followed by allocate.
             offset = self.allocate_random(strategy.reserved_low, strategy.rng.getrandbits)
-            if offset < 0:
-                raise RangeFullError("range is full")
-            return offset
-        offset = strategy.next(self)
+        else:
+            offset = strategy.next(self)
+            if offset >= 0:
+                self.allocate(offset)
         if offset < 0:
             raise RangeFullError("range is full")
-        self.allocate(offset)
         return offset
 
     def allocate_random(self, reserved_low: int, getrandbits: Callable[[int], int]) -> int:
@@ -280,115 +302,97 @@ class AllocationBitmap:
         offset from there with wrap-around, and only when that band is full the same
         over ``[0, reserved_low)``); a full bitmap draws nothing and changes nothing.
         """
-        # Hot path of ServiceIPAllocator.allocate_next (benchmarks/bench_service_ips.py,
-        # W1/W2/W4): draw the start, test that one bit directly and set it when free,
-        # which is what happens on all but the last few per cent of a fill. No property,
-        # min() or first_free call is made on that path; each costs ~0.1 us here.
         size = self._size
-        if self._count >= size:
+        if self.count >= size:
             return -1
         lo = reserved_low if reserved_low < size else size
-        n = size - lo
-        if n > 0:
-            k = n.bit_length()
-            offset = getrandbits(k)
-            while offset >= n:
-                offset = getrandbits(k)
-            offset += lo
-            chunk = offset >> _SHIFT
-            bits = self._bits.get(chunk)
-            j = (offset & _MASK) >> 3
-            if bits is not None and j < len(bits):
-                value = bits[j]
-                mask = 1 << (offset & 7)
-                if not value & mask:
-                    value |= mask
-                    bits[j] = value
-                    if value == 255:
-                        self._full[chunk][j] = 1
-                    self._count += 1
-                    return offset
-                found = self.first_free(offset, size)
-                if found < 0 and offset > lo:
-                    found = self.first_free(lo, offset)
-            else:
-                found = offset  # a byte not grown yet is all free
-            if found >= 0:
-                self.allocate(found)
-                return found
-        if lo > 0:
-            k = lo.bit_length()
-            offset = getrandbits(k)
-            while offset >= lo:
-                offset = getrandbits(k)
-            found = self.first_free(offset, lo)
-            if found < 0 and offset > 0:
-                found = self.first_free(0, offset)
-            if found >= 0:
-                self.allocate(found)
-                return found
-        return -1
+        found = -1
+        if lo < size:
+            found = self._scan_from(_draw(getrandbits, size - lo) + lo, lo, size)
+        if found < 0 and lo > 0:
+            found = self._scan_from(_draw(getrandbits, lo), 0, lo)
+        if found >= 0:
+            self.allocate(found)
+        return found
+
+    def allocate_random_from(
+        self, start: int, reserved_low: int, getrandbits: Callable[[int], int]
+    ) -> int:
+        """``allocate_random`` after its upper-band start ``start`` has been drawn.
+
+        For callers that draw the start themselves and find it taken (fused hot paths):
+        the first free offset in ``[start, size)``, else in ``[reserved_low, start)``,
+        else a new draw in the lower band as ``allocate_random`` does; allocated and
+        returned, or -1 (nothing changed).
+        """
+        size = self._size
+        lo = reserved_low if reserved_low < size else size
+        found = self._scan_from(start, lo, size)
+        if found < 0 and lo > 0:
+            found = self._scan_from(_draw(getrandbits, lo), 0, lo)
+        if found >= 0:
+            self.allocate(found)
+        return found
+
+    def _scan_from(self, start: int, lo: int, hi: int) -> int:
+        """The first free offset in ``[start, hi)``, else in ``[lo, start)``, or -1."""
+        found = self.first_free(start, hi)
+        if found < 0 and start > lo:
+            found = self.first_free(lo, start)
+        return found
 
     def random_allocator(self, reserved_low: int, rng: _random.Random) -> Callable[[], int]:
         """A function that does ``allocate_random(reserved_low, rng.getrandbits)``.
 
         Built once per caller, it keeps the band sizes and this bitmap's storage in
-        closure cells instead of looking them up on every call (about a third cheaper).
-        It stays valid for the life of this bitmap: the storage dicts are never
-        replaced, only filled.
+        closure cells instead of looking them up on every call. It stays valid for the
+        life of this bitmap: the storage is never replaced, only grown.
         """
-        # Hot path of ServiceIPAllocator.allocate_next (benchmarks/bench_service_ips.py,
-        # W1/W2/W4, target <= 1.2 us with the IPAddress): one frame, no attribute lookup
-        # but the count, no len()/None test (a byte not grown yet raises and goes the
-        # slow way), the random start probed directly.
         size = self._size
         lo = reserved_low if reserved_low < size else size
         n = size - lo
         k = n.bit_length()
         getrandbits = rng.getrandbits
-        bits_of = self._bits.get
-        full_of = self._full
+        bits, full = self.storage()
+        find = full.find
         slow = self.allocate_random
         bitmap = self
 
         def allocate() -> int:
-            if n <= 0 or bitmap._count >= size:
+            # Hot path of allocate_next_int (benchmarks/bench_service_ips.py W1, W2,
+            # W4): ServiceIPAllocator.allocate_next runs the same steps inline.
+            if n <= 0 or bitmap.count >= size:
                 return slow(lo, getrandbits)
             offset = getrandbits(k)
             while offset >= n:
                 offset = getrandbits(k)
             offset += lo
-            chunk = offset >> 16
-            j = (offset & 0xFFFF) >> 3
+            j = offset >> 3
             try:
-                bits = bits_of(chunk)
-                value = bits[j]  # type: ignore[index]
-            except (TypeError, IndexError):
+                value = bits[j]
+            except IndexError:
                 bitmap.allocate(offset)  # storage not grown that far: the bit is free
                 return offset
             mask = 1 << (offset & 7)
             if value & mask:
-                # The start is taken (the common case late in a fill): look for the
-                # first free bit after it in the same chunk here, at C speed through
-                # the summary, instead of calling first_free (W1/W2 "last 10 %" and
-                # W4 figures). Anything else (next chunk, wrap-around, lower band,
-                # storage not grown) goes the general way.
-                above = value | (mask - 1)  # the start and the bits below it count as taken
+                # Start taken: the first free bit after it, through the summary at C
+                # speed; wrap-around and the ungrown tail go the general way.
+                above = value | (mask - 1)
                 if above == 255:
-                    j = full_of[chunk].find(0, j + 1)
+                    j = find(0, j + 1)
                     if j < 0:
-                        return _taken_start(bitmap, offset, lo, size, getrandbits)
-                    value = above = bits[j]  # type: ignore[index]
-                mask = ~above & (above + 1)  # lowest free bit, also free in value
-                found = (chunk << 16) | (j << 3) | (mask.bit_length() - 1)
+                        return bitmap.allocate_random_from(offset, lo, getrandbits)
+                    value = above = bits[j]
+                mask = ~above & (above + 1)
+                found = (j << 3) | (mask.bit_length() - 1)
                 if found >= size:
-                    return _taken_start(bitmap, offset, lo, size, getrandbits)
+                    return bitmap.allocate_random_from(offset, lo, getrandbits)
                 offset = found
             value |= mask
-            bits[j] = value  # type: ignore[index]
+            bits[j] = value
             if value == 255:
-                full_of[chunk][j] = 1
-            bitmap._count += 1
+                full[j] = 1
+            bitmap.count += 1
             return offset
 
         return allocate
@@ -396,124 +400,63 @@ class AllocationBitmap:
     def offset_ops(
         self,
     ) -> tuple[Callable[[int], bool], Callable[[int], bool], Callable[[int], bool]]:
-        """Fast ``(contains, allocate, release)`` functions bound to this bitmap's storage.
+        """``(contains, allocate, release)`` functions bound to this bitmap.
 
         They behave as ``offset in bitmap``, ``bitmap.allocate`` and ``bitmap.release``,
         except that ``allocate`` does not check its argument: the caller guarantees
-        ``0 <= offset < size`` (an allocator that has just mapped an address to an
-        offset knows it). Valid for the life of this bitmap, like ``random_allocator``.
+        ``0 <= offset < size``. Valid for the life of this bitmap.
         """
-        # Hot paths of ServiceIPAllocator.release/__contains__/allocate
-        # (benchmarks/bench_service_ips.py W1 release, W4, W6): one frame each with the
-        # storage in closure cells; a byte not grown yet raises and goes the slow way.
-        bits_of = self._bits.get
-        full_of = self._full
-        slow_allocate = self.allocate
-        bitmap = self
-
-        # A missing chunk reads as zeros: raising costs more than the whole lookup, and
-        # misses on an empty range are W6's first figure.
-        def contains(offset: int) -> bool:
-            try:
-                byte = bits_of(offset >> 16, _ZEROS)[(offset & 0xFFFF) >> 3]
-            except IndexError:
-                return False
-            return (byte >> (offset & 7)) & 1 == 1
-
-        def allocate(offset: int) -> bool:
-            j = (offset & 0xFFFF) >> 3
-            try:
-                bits = bits_of(offset >> 16)
-                value = bits[j]  # type: ignore[index]
-            except (TypeError, IndexError):
-                return slow_allocate(offset)
-            mask = 1 << (offset & 7)
-            if value & mask:
-                return False
-            value |= mask
-            bits[j] = value  # type: ignore[index]
-            if value == 255:
-                full_of[offset >> 16][j] = 1
-            bitmap._count += 1
-            return True
-
-        def release(offset: int) -> bool:
-            chunk = offset >> 16
-            j = (offset & 0xFFFF) >> 3
-            bits = bits_of(chunk, _ZEROS)
-            try:
-                value = bits[j]
-            except IndexError:
-                return False
-            mask = 1 << (offset & 7)
-            if not value & mask:
-                return False  # never writes to _ZEROS: no bit is set there
-            if value == 255:
-                full_of[chunk][j] = 0
-            bits[j] = value ^ mask  # type: ignore[index]
-            bitmap._count -= 1
-            return True
-
-        return contains, allocate, release
+        return self.__contains__, self.allocate, self.release
 
     # --- search --------------------------------------------------------------------
     def first_free(self, lo: int, hi: int) -> int:
-        """The lowest free offset in ``[lo, hi)``, or -1."""
-        offset = lo
-        bits_of = self._bits
-        while offset < hi:
-            chunk = offset >> _SHIFT
-            bits = bits_of.get(chunk)
-            if bits is None:
-                return offset
-            j = (offset & _MASK) >> 3
-            n = len(bits)
-            if j >= n:
-                return offset
-            # Treat the bits below `offset` in its byte as taken.
-            value = bits[j] | ((1 << (offset & 7)) - 1)
-            if value == 255:
-                j = self._full[chunk].find(0, j + 1)
-                if j < 0:
-                    if n < _CHUNK_BYTES:
-                        j = n  # the first byte past the grown part is all free
-                    else:
-                        offset = (chunk + 1) << _SHIFT
-                        continue
-                value = bits[j] if j < n else 0
-            found = (chunk << _SHIFT) | (j << 3) | ((~value & (value + 1)).bit_length() - 1)
-            return found if found < hi else -1
-        return -1
+        """The lowest free offset in ``[lo, hi)``, or -1 (``0 <= lo`` assumed)."""
+        if lo >= hi:
+            return -1
+        bits = self._bits
+        n = len(bits)
+        j = lo >> 3
+        if j >= n:
+            return lo  # past the grown part: free
+        # The bits below `lo` in its byte count as taken.
+        value = bits[j] | ((1 << (lo & 7)) - 1)
+        if value == 255:
+            end = (hi + 7) >> 3
+            j = self._full.find(0, j + 1, end)
+            if j < 0:
+                if n >= end:
+                    return -1
+                j, value = n, 0  # the first byte past the grown part is all free
+            else:
+                value = bits[j]
+        found = (j << 3) | ((~value & (value + 1)).bit_length() - 1)
+        return found if found < hi else -1
 
     # --- iteration and bulk views ------------------------------------------------------
     def __iter__(self) -> Iterator[int]:
         """Allocated offsets, ascending."""
-        for chunk in sorted(self._bits):
-            bits = self._bits[chunk]
-            base = chunk << _SHIFT
-            for j, value in enumerate(bits):
-                if value:
-                    at = base + (j << 3)
-                    while value:
-                        low = value & -value
-                        yield at + low.bit_length() - 1
-                        value ^= low
+        for j, value in enumerate(self._bits):
+            if value:
+                at = j << 3
+                while value:
+                    low = value & -value
+                    yield at + low.bit_length() - 1
+                    value ^= low
 
     def copy(self) -> AllocationBitmap:
         """An independent copy; the strategy object is shared, pass a new one to change it."""
         other = AllocationBitmap(self._size, self.strategy)
-        other._count = self._count
-        other._bits = {c: bytearray(b) for c, b in self._bits.items()}
-        other._full = {c: bytearray(b) for c, b in self._full.items()}
+        other.count = self.count
+        other._bits.extend(self._bits)
+        other._full.extend(self._full)
         return other
 
     def highest(self) -> int:
         """The highest allocated offset, or -1 when empty."""
-        for chunk in sorted(self._bits, reverse=True):
-            bits = self._bits[chunk].rstrip(b"\x00")
-            if bits:
-                return (chunk << _SHIFT) + (len(bits) - 1) * 8 + bits[-1].bit_length() - 1
-        return -1
+        bits = self._bits.rstrip(b"\x00")
+        if not bits:
+            return -1
+        return (len(bits) - 1) * 8 + bits[-1].bit_length() - 1
 
     def to_k8s_bytes(self) -> bytes:
         """Go's ``big.Int.Bytes()`` of the bitmap: big-endian, no leading zero bytes.
@@ -521,15 +464,7 @@ class AllocationBitmap:
         Offset ``i`` is bit ``i % 8`` of byte ``len - 1 - i // 8`` (service-ips.md §1.9).
         Little-endian bit order inside our bytes makes the encoding a byte reversal.
         """
-        top = self.highest()
-        if top < 0:
-            return b""
-        buf = bytearray(top // 8 + 1)
-        for chunk, bits in self._bits.items():
-            start = chunk * _CHUNK_BYTES
-            if start < len(buf):
-                part = bits[: len(buf) - start]
-                buf[start : start + len(part)] = part
+        buf = self._bits.rstrip(b"\x00")
         buf.reverse()
         return bytes(buf)
 
@@ -547,43 +482,28 @@ class AllocationBitmap:
         bitmap = cls(size, strategy)
         little = bytearray(data)
         little.reverse()
-        while little and little[-1] == 0:
-            little.pop()
+        little = little.rstrip(b"\x00")
         if not little:
             return bitmap
         top = (len(little) - 1) * 8 + little[-1].bit_length() - 1
         if top >= size:
             raise ValueError(f"bit {top} is set but the bitmap holds offsets 0 to {size - 1}")
-        for start in range(0, len(little), _CHUNK_BYTES):
-            part = little[start : start + _CHUNK_BYTES]
-            chunk = start // _CHUNK_BYTES
-            bitmap._bits[chunk] = part
-            bitmap._full[chunk] = bytearray(part.translate(_FULL_TABLE))
-        bitmap._count = int.from_bytes(little, "little").bit_count()
+        bitmap._bits.extend(little)
+        bitmap._full.extend(little.translate(_FULL_TABLE))
+        bitmap.count = int.from_bytes(little, "little").bit_count()
         return bitmap
 
     def __repr__(self) -> str:
-        return f"<AllocationBitmap size={self._size} count={self._count} {self.strategy!r}>"
+        return f"<AllocationBitmap size={self._size} count={self.count} {self.strategy!r}>"
 
 
-def _taken_start(
-    bitmap: AllocationBitmap, start: int, lo: int, size: int, getrandbits: Callable[[int], int]
-) -> int:
-    """``RandomScan`` after the upper-band start ``start`` turned out taken."""
-    found = bitmap.first_free(start, size)
-    if found < 0 and start > lo:
-        found = bitmap.first_free(lo, start)
-    if found < 0 and lo > 0:
-        k = lo.bit_length()
-        start = getrandbits(k)
-        while start >= lo:
-            start = getrandbits(k)
-        found = bitmap.first_free(start, lo)
-        if found < 0 and start > 0:
-            found = bitmap.first_free(0, start)
-    if found >= 0:
-        bitmap.allocate(found)
-    return found
+def _draw(getrandbits: Callable[[int], int], n: int) -> int:
+    """``randbelow`` given the bound ``getrandbits``: a uniform int in ``[0, n)``."""
+    k = n.bit_length()
+    r = getrandbits(k)
+    while r >= n:
+        r = getrandbits(k)
+    return r
 
 
 class _SparseBitmap(AllocationBitmap):
@@ -611,7 +531,7 @@ class _SparseBitmap(AllocationBitmap):
         if offset in taken:
             return False
         taken.add(offset)
-        self._count += 1
+        self.count += 1
         return True
 
     def release(self, offset: int) -> bool:
@@ -619,7 +539,7 @@ class _SparseBitmap(AllocationBitmap):
         if offset not in taken:
             return False
         taken.remove(offset)
-        self._count -= 1
+        self.count -= 1
         return True
 
     def first_free(self, lo: int, hi: int) -> int:
@@ -633,7 +553,7 @@ class _SparseBitmap(AllocationBitmap):
 
     def allocate_random(self, reserved_low: int, getrandbits: Callable[[int], int]) -> int:
         size = self._size
-        if self._count >= size:
+        if self.count >= size:
             return -1
         lo = reserved_low if reserved_low < size else size
         for band_lo, band_hi in ((lo, size), (0, lo)):
@@ -673,7 +593,7 @@ class _SparseBitmap(AllocationBitmap):
     def copy(self) -> AllocationBitmap:
         other = _SparseBitmap(self._size, self.strategy)
         other._set = set(self._set)
-        other._count = self._count
+        other.count = self.count
         return other
 
     def highest(self) -> int:

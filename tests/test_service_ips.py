@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dualstack.bitmap import AllocationBitmap, RandomScan
 from dualstack.errors import (
     AlreadyAllocatedError,
     ConfigError,
@@ -291,6 +292,36 @@ def test_allocate_next_same_seed_same_sequence():
     one = ServiceIPAllocator("10.96.0.0/20", rng=random.Random(42))
     two = ServiceIPAllocator("10.96.0.0/20", rng=random.Random(42))
     assert [one.allocate_next() for _ in range(500)] == [two.allocate_next() for _ in range(500)]
+
+
+@given(
+    st.sampled_from(["10.96.0.0/28", "10.96.0.0/24", "10.96.0.0/21", "fd00::/118", "10.0.0.0/31"]),
+    st.booleans(),
+    st.integers(0, 2**32),
+    st.lists(st.integers(0, 2**11), max_size=40),
+)
+def test_allocate_next_inline_scan_equals_bitmap_random_scan_through_full(
+    cidr, static, seed, releases
+):
+    # allocate_next runs RandomScan inline (taken start, summary find, wrap-around,
+    # static band); the bitmap's RandomScan.next + allocate is the reference.
+    rng, ref_rng = random.Random(seed), random.Random(seed)
+    a = ServiceIPAllocator(cidr, rng=rng, static_subrange=static)
+    ref = AllocationBitmap(a.size, RandomScan(a.static_size, ref_rng))
+    pending = list(releases)
+    for step in range(a.size + len(pending)):
+        if pending and step % 3 == 2:
+            offset = pending.pop() % a.size
+            ref.release(offset)
+            a.release_int(a.first + offset)
+        expected = ref.strategy.next(ref)
+        if expected < 0:
+            break
+        ref.allocate(expected)
+        assert int(a.allocate_next()) == a.first + expected
+        assert a.used == ref.count
+    assert list(a.iter_ints()) == [a.first + o for o in ref]
+    assert rng.getstate() == ref_rng.getstate()
 
 
 def test_allocate_next_returns_fresh_ipaddress_objects():
