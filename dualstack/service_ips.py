@@ -90,6 +90,8 @@ _NEXT_FREE_BIT: Final = tuple(
     for byte in range(256)
     for b in range(8)
 )
+# _FIRST_FREE_BIT[byte]: the lowest clear bit of `byte`, or 8 (_NEXT_FREE_BIT at b=0).
+_FIRST_FREE_BIT: Final = _NEXT_FREE_BIT[::8]
 
 
 # --- Kubernetes rules (pure functions) ------------------------------------------------
@@ -187,6 +189,7 @@ class ServiceIPAllocator:
         "_dyn_n",
         "_family",
         "_fastver",
+        "_find_room",
         "_full",
         "_getrandbits",
         "_ipver",
@@ -248,6 +251,7 @@ class ServiceIPAllocator:
         # AllocationBitmap.storage); a bitmap of more than 2^24 offsets hands out empty
         # ones, whose IndexError sends every call the general way.
         self._bits, self._full = bitmap.storage()
+        self._find_room = self._full.find  # bound once: one lookup less per miss
         lo = min(self._offset, self._size)
         self._dyn_n = self._size - lo
         self._dyn_k = self._dyn_n.bit_length()
@@ -456,10 +460,10 @@ class ServiceIPAllocator:
             if bit == 8:
                 # Byte full from the start on: the next byte that is not full, found
                 # by one memchr over the summary.
-                j = self._full.find(0, j + 1)
+                j = self._find_room(0, j + 1)
                 if j >= 0:
                     byte = bits[j]
-                    bit = _NEXT_FREE_BIT[byte << 3]
+                    bit = _FIRST_FREE_BIT[byte]
                 else:
                     j = self._size  # none up to the end: wrap-around, below
             offset = j << 3 | bit
