@@ -1548,8 +1548,8 @@ def _ga_write(
     shown: list[str] = []
     if old is None and not spec.get("clusterIPs"):
         # every address is "pick one": no transaction needed (the common create)
-        requests = [(i, _FAMILY_BY_NAME[fam], "") for i, fam in enumerate(alloc_families)]
-        return _ga_create_dynamic(obj, spec, requests, rules, allocators, typed_ips)
+        families = [_FAMILY_BY_NAME[fam] for fam in alloc_families]
+        return _ga_create_dynamic(obj, spec, families, rules, allocators)
     if old is None or not _gets_addresses(old):
         if alloc_families:
             requests, shown = _ga_requests(spec, alloc_families)
@@ -1601,10 +1601,9 @@ def _ga_write(
 def _ga_create_dynamic(
     obj: Manifest,
     spec: dict[str, Any],
-    requests: list[tuple[int, IPFamily, str]],
+    families: list[IPFamily],
     rules: ServiceRules,
     allocators: Mapping[IPFamily, ServiceIPAllocatorLike],
-    typed_ips: bool,
 ) -> ServiceOutcome:
     """The create path when every address is "pick one" (the common case).
 
@@ -1612,7 +1611,7 @@ def _ga_create_dynamic(
     ``ValidateService``, and only then are the addresses drawn, so nothing can fail
     after the first draw (benchmarks/bench_services.py S1).
     """
-    for _, family, _ in requests:
+    for family in families:
         if allocators[family].free <= 0:
             raise RangeFullError(
                 "Internal error occurred: failed to allocate a serviceIP: range is full",
@@ -1623,21 +1622,17 @@ def _ga_create_dynamic(
     if post:
         raise _invalid(obj["metadata"]["name"], post)
     values: list[tuple[IPFamily, int]] = []
-    if requests:
+    if families:
         ips: list[str] = []
-        for _, family, _ in requests:
+        for family in families:
             value = allocators[family].allocate_next_int()
             values.append((family, value))
             ips.append(_format_drawn(value, family))
         spec["clusterIPs"] = ips
         spec["clusterIP"] = ips[0]
     _omit_empty(spec)
-    warnings = (
-        tuple(ip_warnings(spec, rules, canonical=spec.get("clusterIPs") or ()))
-        if (typed_ips)
-        else ()
-    )
-    return ServiceOutcome(obj, (), warnings, tuple(values))
+    # every address was drawn (canonical): no warning can apply
+    return ServiceOutcome(obj, (), (), tuple(values))
 
 
 # --------------------------------------------------------------------------------------
