@@ -6,11 +6,13 @@ The public API is the names in ``__all__`` (see ``shared/CONTRACT.md`` and
 
 from __future__ import annotations
 
+from dualstack.cluster import Cluster
 from dualstack.config import Capacity, ClusterConfig, FamilyCapacity, Finding, check_components
 from dualstack.egress import EgressPolicy
 from dualstack.errors import (
     AllocationError,
     AlreadyAllocatedError,
+    AlreadyExistsError,
     ConfigError,
     DualStackError,
     FieldError,
@@ -32,8 +34,10 @@ from dualstack.service_ips import RangeAllocation, ServiceIPAllocator
 __all__ = [
     "AllocationError",
     "AlreadyAllocatedError",
+    "AlreadyExistsError",
     "CIDRPool",
     "Capacity",
+    "Cluster",
     "ClusterConfig",
     "ConfigError",
     "DualStackError",

@@ -17,7 +17,8 @@ Key types::
     │   ├── AlreadyAllocatedError       the requested address or block is taken
     │   ├── NotInRangeError             (also ValueError) the request lies outside the range
     │   └── MismatchedNetworkError      a snapshot of another range
-    └── NotFoundError                   (also LookupError) unknown node, Pod or Service
+    ├── NotFoundError                   (also LookupError) unknown node, Pod or Service
+    └── AlreadyExistsError              a node, Pod or Service of that name exists (409)
 
 ``FieldError`` is a value, not an exception: one entry of a Kubernetes
 ``field.ErrorList``, rendered as upstream renders it.
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 __all__ = [
     "AllocationError",
     "AlreadyAllocatedError",
+    "AlreadyExistsError",
     "ConfigError",
     "DualStackError",
     "FieldError",
@@ -125,6 +127,13 @@ class MismatchedNetworkError(AllocationError):
 
 class NotFoundError(DualStackError, LookupError):
     """An unknown node, Pod or Service."""
+
+
+class AlreadyExistsError(DualStackError):
+    """An object of that name exists already (Kubernetes' 409 ``AlreadyExists``).
+
+    ``str()`` starts with upstream's text, e.g. ``services "web" already exists``.
+    """
 
 
 class FieldErrorType(enum.StrEnum):
