@@ -37,6 +37,8 @@ from typing import Final
 
 import netaddr as _netaddr
 
+from dualstack.bitmap import FIRST_FREE_BIT as _FIRST_FREE_BIT
+from dualstack.bitmap import NEXT_FREE_BIT as _NEXT_FREE_BIT
 from dualstack.bitmap import AllocationBitmap, RandomScan
 from dualstack.errors import (
     AlreadyAllocatedError,
@@ -80,18 +82,6 @@ _set_ip: Callable[[_netaddr.IPAddress, tuple[int, int]], None]
 _set_ip = _netaddr.IPAddress.__setstate__  # type: ignore[attr-defined]
 _get_ip: Callable[[_netaddr.IPAddress], tuple[int, int]]
 _get_ip = _netaddr.IPAddress.__getstate__  # type: ignore[assignment]
-
-# _NEXT_FREE_BIT[byte << 3 | b]: the lowest clear bit of `byte` at position >= b, or 8
-# when there is none. One tuple index instead of the mask arithmetic and bit_length()
-# call of the taken-start path in allocate_next (benchmarks/bench_service_ips.py W1/W2
-# "last 10 %" ratio, W4).
-_NEXT_FREE_BIT: Final = tuple(
-    next((i for i in range(b, 8) if not (byte >> i) & 1), 8)
-    for byte in range(256)
-    for b in range(8)
-)
-# _FIRST_FREE_BIT[byte]: the lowest clear bit of `byte`, or 8 (_NEXT_FREE_BIT at b=0).
-_FIRST_FREE_BIT: Final = _NEXT_FREE_BIT[::8]
 
 
 # --- Kubernetes rules (pure functions) ------------------------------------------------
