@@ -568,6 +568,16 @@ class EtcdStore:
             )
         return SwapResult(True, Versioned(bytes(value), int(header["revision"])))
 
+    def close(self) -> None:
+        """Close the store's connections (a later call opens new ones)."""
+        self._transport.close()
+
+    def __enter__(self) -> EtcdStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def __repr__(self) -> str:
         return f"EtcdStore({self._endpoint!r}, prefix={self._prefix!r}, timeout={self._timeout!r})"
 
@@ -587,7 +597,7 @@ class RetryPolicy:
 
     # Measured with 8 processes on one key (benchmarks/bench_etcd.py): waits shorter
     # than a few etcd round trips keep every writer in flight and most writes lose.
-    attempts: int = 32
+    attempts: int = 100
     base_delay: float = 0.005
     max_delay: float = 0.1
 
