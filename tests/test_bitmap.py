@@ -5,10 +5,18 @@ from __future__ import annotations
 import random
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from dualstack.bitmap import AllocationBitmap, NextFit, RandomScan, _SparseBitmap, randbelow
+from dualstack.bitmap import (
+    FIRST_FREE_BIT,
+    NEXT_FREE_BIT,
+    AllocationBitmap,
+    NextFit,
+    RandomScan,
+    _SparseBitmap,
+    randbelow,
+)
 from dualstack.errors import RangeFullError
 
 
@@ -267,3 +275,47 @@ def test_offset_ops_match_methods_and_set_model(size, ops):
             model.discard(offset)
         assert b.count == len(model)
     assert list(b) == sorted(model)
+
+
+# --- storage views and fused-path helpers ----------------------------------------------------
+def test_next_free_bit_tables_match_bit_loop():
+    for byte in range(256):
+        for b in range(8):
+            expected = next((i for i in range(b, 8) if not byte >> i & 1), 8)
+            assert NEXT_FREE_BIT[byte << 3 | b] == expected
+        assert FIRST_FREE_BIT[byte] == NEXT_FREE_BIT[byte << 3]
+
+
+def test_storage_grows_in_place_and_preallocate_fills_to_size():
+    b = AllocationBitmap(100)
+    bits, full = b.storage()
+    assert (len(bits), len(full)) == (0, 0)
+    b.allocate(9)
+    assert b.storage()[0] is bits and bits[1] == 2 and len(bits) == len(full) >= 2
+    b.preallocate()
+    assert len(bits) == len(full) == 13 and list(b) == [9]
+    for o in range(8, 16):
+        b.allocate(o)
+    assert full[1] == 1 and full.count(1) == 1
+
+
+def test_preallocate_sparse_bitmap_keeps_empty_storage():
+    b = AllocationBitmap(2**40)
+    b.preallocate()
+    b.allocate(5)
+    assert b.storage() == (bytearray(), bytearray()) and 5 in b
+
+
+@given(random_scan_cases())
+def test_allocate_random_from_equals_random_scan_next_then_allocate(case):
+    size, reserved, taken, seed = case
+    low = min(reserved, size)
+    assume(low < size and len(taken) < size)  # an upper-band start and a free offset
+    ref_rng, rng = random.Random(seed), random.Random(seed)
+    ref = _with(size, taken, RandomScan(reserved, ref_rng))
+    ours = _with(size, taken, RandomScan(reserved, rng))
+    expected = ref.strategy.next(ref)
+    ref.allocate(expected)
+    start = randbelow(rng, size - low) + low  # the draw a fused caller makes itself
+    assert ours.allocate_random_from(start, reserved, rng.getrandbits) == expected
+    assert list(ours) == list(ref) and rng.getstate() == ref_rng.getstate()
