@@ -23,15 +23,19 @@ exactly as before; returned dicts are deep copies (changing them changes nothing
 from __future__ import annotations
 
 import random as _random
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
+import netaddr as _netaddr
+
 from dualstack.bitmap import AllocationBitmap
-from dualstack.config import ClusterConfig
-from dualstack.errors import DualStackError, NotFoundError
+from dualstack.config import ClusterConfig, Finding
+from dualstack.egress import EgressPolicy
+from dualstack.errors import AlreadyExistsError, ConfigError, DualStackError, NotFoundError
 from dualstack.families import IPFamily, format_ip, parse_ip
+from dualstack.nodes import Node, NodeRegistry, Pod
 from dualstack.pools import CIDRPool
-from dualstack.service_ips import ServiceIPAllocator
+from dualstack.service_ips import RangeAllocation, ServiceIPAllocator
 from dualstack.services import (
     Manifest,
     ServiceRules,
@@ -110,6 +114,24 @@ class _LoadBalancerPool:
                 bitmap.release(offset)
                 return
 
+    def occupy(self, ip: str) -> bool:
+        """Mark ``ip`` used (snapshots); False when it is not in a pool or already used."""
+        value, family = parse_ip(ip)
+        if family is not self._family:
+            return False
+        for pool, bitmap in zip(self._pools, self._bitmaps, strict=True):
+            offset = value - pool.first - 1
+            if 0 <= offset < bitmap.size:
+                return bitmap.allocate(offset)
+        return False
+
+    def copy(self) -> _LoadBalancerPool:
+        other = object.__new__(_LoadBalancerPool)
+        other._family = self._family
+        other._pools = self._pools
+        other._bitmaps = tuple(b.copy() for b in self._bitmaps)
+        return other
+
     def used(self) -> list[str]:
         return [
             format_ip(pool.first + 1 + offset, self._family)
@@ -135,12 +157,14 @@ class Cluster:
         *,
         seed: int | None = None,
         network_plugin: str = "cni",
-        egress: object = None,
+        egress: EgressPolicy | None = None,
     ) -> None:
         self._config = config
         self._seed = seed
         self._network_plugin = network_plugin
-        self._egress = egress
+        self._egress = _egress_policy(egress)
+        # Before the Services: an impossible plugin must fail before anything is built.
+        self._registry = NodeRegistry(config, network_plugin=network_plugin)
         self._init_services()
 
     @property
@@ -245,14 +269,14 @@ class Cluster:
                 manifest that is not a Service.
             RangeFullError: ``Internal error occurred: failed to allocate a serviceIP:
                 range is full``.
-            DualStackError: ``services "<name>" already exists``.
+            AlreadyExistsError: ``services "<name>" already exists``.
         """
         obj = check_manifest(manifest)
         meta = obj["metadata"]
         key = f"{meta['namespace']}/{meta['name']}"
         if key in self._services:
             namespace, name = key.split("/", 1)
-            raise DualStackError(
+            raise AlreadyExistsError(
                 f'services "{name}" already exists',
                 hint=f"update_service() changes it; delete_service({name!r}, "
                 f"namespace={namespace!r}) removes it",
@@ -397,3 +421,356 @@ class Cluster:
     def load_balancer_addresses(self) -> dict[IPFamily, list[str]]:
         """The LoadBalancer addresses in use, by family (ascending)."""
         return {family: pool.used() for family, pool in self._lb_pools.items()}
+
+    # ==================================================================================
+    # Nodes and Pods (node-and-pod-ips.md §2, §3.4-§3.5; the work is in dualstack.nodes)
+    # ==================================================================================
+    @property
+    def network_plugin(self) -> str:
+        """``"cni"`` or ``"kubenet"``."""
+        return self._network_plugin
+
+    @property
+    def nodes(self) -> Mapping[str, Node]:
+        """The nodes by name (read-only; ``Node`` values are frozen)."""
+        return self._registry.nodes
+
+    @property
+    def pods(self) -> Mapping[str, Pod]:
+        """The Pods keyed ``"namespace/name"`` (read-only; ``Pod`` values are frozen)."""
+        return self._registry.pods
+
+    @property
+    def node_registry(self) -> NodeRegistry:
+        """The node/Pod part with its allocators (read it, change it through the cluster)."""
+        return self._registry
+
+    def add_node(self, name: str, *, pod_cidrs: Sequence[object] | None = None) -> Node:
+        """Add a node; it gets one block of every cluster CIDR, all or nothing (§2.6-§2.7).
+
+        ``pod_cidrs`` (a node that exists at start-up) are checked as the API server
+        checks ``spec.podCIDRs`` and occupied by position as upstream does (§2.5, §2.9).
+        See ``NodeRegistry.add_node`` for every error.
+        """
+        return self._registry.add_node(name, pod_cidrs=pod_cidrs)
+
+    def remove_node(self, name: str) -> None:
+        """Delete a node: its Pods go with it and its blocks are released (§2.8)."""
+        self._registry.remove_node(name)
+
+    def add_pod(self, name: str, *, node: str, namespace: str = "default") -> Pod:
+        """Start a Pod on ``node``: one address per family of the node (§3.4-§3.5).
+
+        See ``NodeRegistry.add_pod`` for the reporting order and every error.
+        """
+        return self._registry.add_pod(name, node=node, namespace=namespace)
+
+    def remove_pod(self, name: str, *, namespace: str = "default") -> None:
+        """Delete a Pod and release its addresses."""
+        self._registry.remove_pod(name, namespace=namespace)
+
+    # ==================================================================================
+    # Egress (ip-masq-agent, node-and-pod-ips.md §4)
+    # ==================================================================================
+    @property
+    def egress_policy(self) -> EgressPolicy:
+        """The ip-masq-agent configuration the nodes run."""
+        return self._egress
+
+    def egress(self, pod: Pod | str, destination: object) -> _netaddr.IPAddress | None:
+        """The source address a Pod's packet to ``destination`` leaves the node with.
+
+        Args:
+            pod: a ``Pod``, its ``"namespace/name"`` key, or its name in ``default``.
+            destination: an IP (text or ``netaddr.IPAddress``), not a local address of
+                the node.
+
+        Returns:
+            The Pod's own address of the destination's family, or ``None`` when
+            ip-masq-agent masquerades the packet to the node's address.
+
+        Raises:
+            NotFoundError: ``pods "<name>" not found``.
+            InvalidAddressError: ``destination`` is not an IP address.
+            DualStackError: the Pod has no address of the destination's family.
+        """
+        key = pod.key if isinstance(pod, Pod) else (pod if "/" in pod else f"default/{pod}")
+        current = self._registry.pods.get(key)
+        if current is None:
+            raise NotFoundError(
+                f'pods "{key.split("/", 1)[1]}" not found',
+                hint=f"no Pod {key!r} runs in this cluster",
+            )
+        _, family = parse_ip(destination)
+        own = current.ip_of(family)
+        if own is None:
+            raise DualStackError(
+                f"pod {key} has no {family} address to send to {destination}",
+                hint=f"its node {current.node} has no {family} Pod CIDR",
+            )
+        return None if self._egress.should_masquerade(destination) else own
+
+    # ==================================================================================
+    # Validation (the "Validate IPv4/IPv6 dual-stack" task, node-and-pod-ips.md §5)
+    # ==================================================================================
+    def validate(self) -> list[Finding]:
+        """What the validate-dual-stack task would find wrong; empty when healthy.
+
+        Nodes without a Pod CIDR of each cluster family (or with one outside it, or
+        overlapping another node's); Pods without an address of each of their node's
+        families, with one outside the node's CIDR, or sharing one; Services whose
+        families or ClusterIPs disagree with the cluster (unconfigured family, address
+        outside its range or of the wrong family, ``clusterIP != clusterIPs[0]``), that
+        share an address, and allocator bits that no Service holds.
+        """
+        findings = self._registry.validate()
+        findings.extend(self._validate_services())
+        return findings
+
+    def _validate_services(self) -> list[Finding]:
+        findings: list[Finding] = []
+        configured = set(self._config.families)
+        held: dict[tuple[IPFamily, int], str] = {}
+        for key, stored in self._services.items():
+            subject = f"service/{key}"
+            spec = stored.get("spec", {})
+            if spec.get("type") == "ExternalName":
+                continue
+            families = list(
+                spec.get("ipFamilies") or ([spec["ipFamily"]] if spec.get("ipFamily") else [])
+            )
+            ips = list(
+                spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
+            )
+            for family in families:
+                if family not in configured:
+                    findings.append(
+                        Finding(
+                            "error",
+                            subject,
+                            f"ipFamilies lists {family}, which the cluster does not serve",
+                        )
+                    )
+            if spec.get("clusterIPs") and spec.get("clusterIP") != spec["clusterIPs"][0]:
+                findings.append(
+                    Finding("error", subject, "spec.clusterIP is not spec.clusterIPs[0]")
+                )
+            if (
+                spec.get("ipFamilyPolicy", "SingleStack") != "SingleStack"
+                and self._service_rules.dual_stack
+                and self._service_rules.is_dual_stack
+                and len(families) < 2
+            ):
+                findings.append(
+                    Finding(
+                        "warning",
+                        subject,
+                        f"{spec['ipFamilyPolicy']} Service has only {families} on a "
+                        "dual-stack cluster",
+                    )
+                )
+            for index, ip in enumerate(ips):
+                if ip == "None":
+                    continue
+                try:
+                    value, family = parse_ip(ip)
+                except DualStackError:
+                    findings.append(
+                        Finding("error", subject, f"clusterIPs[{index}] {ip!r} is not an IP")
+                    )
+                    continue
+                if index < len(families) and families[index] != family.value:
+                    findings.append(
+                        Finding(
+                            "error", subject, f"clusterIPs[{index}] {ip} is not {families[index]}"
+                        )
+                    )
+                allocator = self._service_allocators.get(family)
+                if allocator is None or not allocator.in_range_int(value):
+                    findings.append(
+                        Finding(
+                            "error",
+                            subject,
+                            f"ClusterIP {ip} is outside the cluster's {family} service range",
+                        )
+                    )
+                elif not allocator.has_int(value):
+                    findings.append(
+                        Finding(
+                            "error",
+                            subject,
+                            f"ClusterIP {ip} is not marked allocated in its range",
+                        )
+                    )
+                other = held.setdefault((family, value), key)
+                if other != key:
+                    findings.append(
+                        Finding(
+                            "error", subject, f"ClusterIP {ip} is also held by service/{other}"
+                        )
+                    )
+        for family, allocator in self._service_allocators.items():
+            for value in allocator.iter_ints():
+                if (family, value) not in held:
+                    findings.append(
+                        Finding(
+                            "error",
+                            f"service-range/{allocator.pool.cidr}",
+                            f"{format_ip(value, family)} is allocated but held by no Service",
+                        )
+                    )
+        return findings
+
+    # ==================================================================================
+    # Copies and snapshots (the format is dualstack.snapshot's)
+    # ==================================================================================
+    def copy(self) -> Cluster:
+        """An independent cluster in the same state: later calls answer as this one would.
+
+        Cheap: Services are shared (stored objects are never changed in place, only
+        replaced), allocators and generators are copied, and the per-node host-local
+        state is copied on write (``NodeRegistry.copy``).
+        """
+        other = object.__new__(Cluster)
+        other.__dict__.update(self.__dict__)
+        rngs: dict[IPFamily, _random.Random] = {}
+        for family, rng in self._service_rngs.items():
+            twin = _random.Random()
+            twin.setstate(rng.getstate())
+            rngs[family] = twin
+        other._service_rngs = rngs
+        other._service_allocators = {
+            family: allocator.copy(rng=rngs[family])
+            for family, allocator in self._service_allocators.items()
+        }
+        other._lb_pools = {family: pool.copy() for family, pool in self._lb_pools.items()}
+        other._services = dict(self._services)
+        other._service_ips = dict(self._service_ips)
+        other._registry = self._registry.copy()
+        return other
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state as a JSON-serialisable dict (see ``dualstack.snapshot``)."""
+        from dualstack.snapshot import dump_cluster  # same layer, imported late: a cycle
+
+        return dump_cluster(self)
+
+    @classmethod
+    def from_snapshot(cls, data: Mapping[str, Any]) -> Cluster:
+        """A cluster that behaves exactly as the one that wrote ``data`` did.
+
+        Raises:
+            DualStackError: an unknown ``format`` or a corrupt snapshot, saying what
+                is wrong.
+        """
+        from dualstack.snapshot import load_cluster
+
+        return load_cluster(data)
+
+    def _dump_services(self) -> dict[str, Any]:
+        """The Service part of a snapshot: ranges, generators, stored objects."""
+        ranges = []
+        for family, allocator in self._service_allocators.items():
+            entry: dict[str, Any] = {"family": family.value}
+            try:
+                entry.update(allocator.snapshot().to_dict())
+            except DualStackError:  # no bitmap encoding: list the addresses
+                entry["range"] = allocator.pool.cidr
+                entry["ips"] = [format_ip(v, family) for v in allocator.iter_ints()]
+            ranges.append(entry)
+        return {
+            "ranges": ranges,
+            "rng": {family.value: _rng_state(rng) for family, rng in self._service_rngs.items()},
+            "objects": [_copy_manifest(stored) for stored in self._services.values()],
+        }
+
+    def _load_services(self, data: Mapping[str, Any]) -> None:
+        """Replace the Service state by a snapshot's, checking it against itself."""
+        profile = self._config.profile
+        static = self._config.static_subrange
+        allocators: dict[IPFamily, ServiceIPAllocator] = {}
+        for family, rng in self._service_rngs.items():
+            state = data["rng"][family.value]
+            rng.setstate((state[0], tuple(state[1]), state[2]))
+            allocators[family] = ServiceIPAllocator(
+                self._service_allocators[family].pool,
+                version=profile.version,
+                rng=rng,
+                static_subrange=static,
+            )
+        lb_pools = {family: pool.copy() for family, pool in self._lb_pools.items()}
+        for pool in lb_pools.values():
+            for ip in pool.used():
+                pool.release(ip)
+        services: dict[str, Manifest] = {}
+        service_ips: dict[str, tuple[tuple[IPFamily, int], ...]] = {}
+        for obj in data["objects"]:
+            meta = obj["metadata"]
+            key = f"{meta.get('namespace', 'default')}/{meta['name']}"
+            if key in services:
+                raise DualStackError(f"service {key} appears twice")
+            addresses = []
+            for family, ip in service_addresses(obj):
+                value, _ = parse_ip(ip)
+                allocator = allocators.get(family)
+                if allocator is None or not allocator.in_range_int(value):
+                    raise DualStackError(
+                        f"service {key}: ClusterIP {ip} is outside the {family} service range"
+                    )
+                if allocator.has_int(value):
+                    raise DualStackError(f"service {key}: ClusterIP {ip} is held twice")
+                allocator.allocate_int(value)
+                addresses.append((family, value))
+            for ip in self._ingress_ips(obj):
+                lb_pool = lb_pools.get(IPFamily.of(ip))
+                if lb_pool is None or not lb_pool.occupy(ip):
+                    raise DualStackError(
+                        f"service {key}: LoadBalancer address {ip} is not free in a pool"
+                    )
+            services[key] = _copy_manifest(obj)
+            service_ips[key] = tuple(addresses)
+        if KUBERNETES_SERVICE_KEY not in services:
+            raise DualStackError("the default/kubernetes Service is missing")
+        for entry in data["ranges"]:
+            family = IPFamily(entry["family"])
+            allocator = allocators[family]
+            if entry["range"] != allocator.pool.cidr:
+                raise DualStackError(
+                    f"service range {entry['range']} does not match the configuration's "
+                    f"{allocator.pool.cidr}"
+                )
+            if "ips" in entry:
+                stored = sorted(parse_ip(ip)[0] for ip in entry["ips"])
+            else:
+                check = ServiceIPAllocator(
+                    allocator.pool, version=profile.version, static_subrange=static
+                )
+                check.restore(RangeAllocation.from_dict(entry))
+                stored = list(check.iter_ints())
+            if stored != list(allocator.iter_ints()):
+                raise DualStackError(
+                    f"the RangeAllocation of {allocator.pool.cidr} disagrees with the "
+                    "Services' ClusterIPs"
+                )
+        self._service_allocators = allocators
+        self._lb_pools = lb_pools
+        self._services = services
+        self._service_ips = service_ips
+
+
+def _egress_policy(egress: object) -> EgressPolicy:
+    """``egress=None`` is ip-masq-agent's default configuration with IPv6 on."""
+    if egress is None:
+        return EgressPolicy()
+    if not isinstance(egress, EgressPolicy):
+        raise ConfigError(
+            f"egress must be an EgressPolicy or None, got {egress!r}",
+            hint="build one with EgressPolicy(...) or EgressPolicy.from_config(text)",
+        )
+    return egress
+
+
+def _rng_state(rng: _random.Random) -> list[Any]:
+    """A generator's state as JSON data: ``[version, [625 ints], gauss_next]``."""
+    version, internal, gauss = rng.getstate()
+    return [version, list(internal), gauss]
