@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     "rules": 4,
     "config": 4,
     "services": 5,
+    "nodes": 5,  # node/Pod part of the facade: NodeRegistry, Node, Pod
     "strategies": 5,
     "cluster": 6,
     "snapshot": 6,
