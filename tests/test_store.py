@@ -159,6 +159,13 @@ def test_memory_store_relative_prefix_raises(prefix):
         MemoryStore(prefix=prefix)
 
 
+def test_store_implementations_satisfy_store_protocol():
+    assert isinstance(MemoryStore(), Store)
+    with EtcdStore() as store:  # no connection is made before the first call
+        assert isinstance(store, Store)
+        assert repr(store) == "EtcdStore('http://127.0.0.1:2379', prefix='/registry', timeout=5.0)"
+
+
 def test_store_errors_are_dualstack_errors():
     assert issubclass(StoreError, DualStackError)
     assert issubclass(StoreConflictError, StoreError)
@@ -425,8 +432,11 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
-def test_etcd_store_refused_connection_raises_clean_unavailable():
-    store = EtcdStore(f"http://127.0.0.1:{closed_port()}", timeout=1)
+@pytest.mark.parametrize("client", ["http", "etcd3gw"])
+def test_etcd_store_refused_connection_raises_clean_unavailable(client):
+    if client == "etcd3gw":
+        pytest.importorskip("etcd3gw", reason="etcd3gw (extra dualstack[etcd]) not installed")
+    store = EtcdStore(f"http://127.0.0.1:{closed_port()}", timeout=1, client=client)
     with pytest.raises(StoreUnavailableError, match=r"^etcd at http://127\.0\.0\.1:\d+ is") as e:
         store.compare_and_swap("k", b"v", revision=0)
     assert e.value.maybe_applied is False
@@ -566,21 +576,21 @@ def test_etcd_stopped_and_restarted_calls_fail_cleanly_then_succeed(tmp_path):
             endpoint, prefix, tmp_path, 3, 10**6, timeout=0.5, stop_file=stop_file
         )
         for j in journals:
-            wait_for_lines(j, 40)
+            wait_for_lines(j, 20)
         server.stop()
         before = (shared.revision, set(shared.state))
         with pytest.raises(StoreUnavailableError) as down:
             shared.update(lambda bm: bm.allocate_next())
         assert down.value.maybe_applied is False
         assert (shared.revision, set(shared.state)) == before
-        time.sleep(0.5)
+        time.sleep(0.3)
         marks = [Path(j).read_text().count("\n") for j in journals]
         assert server.start() == endpoint
         got = shared.update(lambda bm: bm.allocate_next())
         assert got not in before[1]
         mine.add(got)
         for j, mark in zip(journals, marks, strict=True):
-            wait_for_lines(j, mark + 40)
+            wait_for_lines(j, mark + 20)
         Path(stop_file).touch()
         for p in procs:
             p.join(timeout=60)
