@@ -25,6 +25,13 @@ Invariants: every allocated address lies in the usable range ``base .. base + si
 a failing call changes nothing, random generator included (a full range draws nothing,
 and every check runs before the first change); returned addresses are fresh netaddr
 objects.
+
+Speed: ``allocate``, ``allocate_next``, ``release`` and ``in`` are single fused
+functions for ``IPAddress`` input that work on the bitmap's bytes
+(``AllocationBitmap.storage``, preallocated to ``size / 4`` bytes for ranges of up to
+2^24 addresses) and keep its summary and ``count`` in step; the int-level twins and
+text input go through the bitmap's methods. benchmarks/bench_service_ips.py measures
+them (issue 2, W1-W6).
 """
 
 from __future__ import annotations
