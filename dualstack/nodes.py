@@ -951,7 +951,7 @@ class NodeRegistry:
         for state in self._nodes.values():
             node = state.node
             item: dict[str, Any] = {"name": node.name, "podCIDRs": list(node.pod_cidr_texts)}
-            if state.ranges is not None:
+            if state.ranges is not None and any(r.last_reserved is not None for r in state.ranges):
                 item["lastReserved"] = [
                     None if r.last_reserved is None else format_ip(r.last_reserved, r.family)
                     for r in state.ranges
