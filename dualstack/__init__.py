@@ -30,6 +30,16 @@ from dualstack.pod_ips import PodIPAllocator
 from dualstack.pools import CIDRPool
 from dualstack.profiles import Profile
 from dualstack.service_ips import RangeAllocation, ServiceIPAllocator
+from dualstack.store import (
+    EtcdStore,
+    MemoryStore,
+    RetryPolicy,
+    SharedState,
+    Store,
+    StoreConflictError,
+    StoreError,
+    StoreUnavailableError,
+)
 
 __all__ = [
     "AllocationError",
@@ -42,6 +52,7 @@ __all__ = [
     "ConfigError",
     "DualStackError",
     "EgressPolicy",
+    "EtcdStore",
     "FamilyCapacity",
     "FieldError",
     "FieldErrorType",
@@ -49,6 +60,7 @@ __all__ = [
     "IPFamily",
     "InvalidAddressError",
     "InvalidServiceError",
+    "MemoryStore",
     "MismatchedNetworkError",
     "NodeCIDRAllocator",
     "NotFoundError",
@@ -57,7 +69,13 @@ __all__ = [
     "Profile",
     "RangeAllocation",
     "RangeFullError",
+    "RetryPolicy",
     "ServiceIPAllocator",
+    "SharedState",
+    "Store",
+    "StoreConflictError",
+    "StoreError",
+    "StoreUnavailableError",
     "check_components",
 ]
 
