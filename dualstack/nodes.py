@@ -893,7 +893,7 @@ class NodeRegistry:
         for key, pod in self._pods.items():
             subject = f"pod/{key}"
             node = self._nodes[pod.node].node
-            want = set(node.families) or expected
+            want = expected or set(node.families)
             have = pod.ip_families
             for family in sorted(want - set(have)):
                 findings.append(
