@@ -610,8 +610,8 @@ def _usage_rows(config: ClusterConfig, cluster: Cluster) -> list[tuple[str, ...]
         rows.append(("(node blocks)", str(family), "Pod IPs", str(count), str(per_node or "-")))
     service_ips: dict[str, int] = {}
     for service in cluster.services.values():
-        for ip in _cluster_ips(service):
-            key = _range_of_ip(ip, config.service_cidrs)
+        for address in _cluster_ips(service):
+            key = _range_of_ip(address, config.service_cidrs)
             if key is not None:
                 service_ips[key] = service_ips.get(key, 0) + 1
     for cidr in config.service_cidrs:
@@ -767,6 +767,23 @@ def _documents(text: str, source: str) -> Iterator[tuple[int, dict[str, Any]]]:
             yield index, item
 
 
+def _merge(live: Mapping[str, Any], manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The object ``kubectl apply`` would send: the manifest's fields over the live object.
+
+    Maps merge key by key and the manifest wins; lists and scalars are replaced. Fields
+    the manifest leaves out (``spec.clusterIP`` set by the API server, ...) keep their
+    live values, which is what lets an unchanged manifest be re-applied.
+    """
+    merged: dict[str, Any] = dict(live)
+    for key, value in manifest.items():
+        current = merged.get(key)
+        if isinstance(value, Mapping) and isinstance(current, Mapping):
+            merged[key] = _merge(current, value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def _apply_one(cluster: Cluster, manifest: dict[str, Any]) -> str:
     kind = manifest.get("kind")
     metadata = manifest.get("metadata") or {}
@@ -817,8 +834,11 @@ def _apply_one(cluster: Cluster, manifest: dict[str, Any]) -> str:
         key = f"{namespace}/{name}"
         if key in cluster.services:
             before = cluster.get_service(name, namespace=namespace)
-            after = cluster.update_service(manifest)
-            return f"service/{name} {'unchanged' if after == before else 'configured'}"
+            merged = _merge(before, manifest)
+            if merged == before:
+                return f"service/{name} unchanged"
+            cluster.update_service(merged)
+            return f"service/{name} configured"
         cluster.create_service(manifest)
         return f"service/{name} created"
     raise _CommandError(f"kind {kind!r} is not supported — give a Node, Pod or Service")

@@ -603,21 +603,22 @@ def test_cli_two_concurrent_applies_both_land(cluster_module, tmp_path):
     assert first[0] == 0
     procs = []
     for worker in ("a", "b"):
-        docs = "".join(f"---\nkind: Node\nmetadata: {{name: {worker}-{i}}}\n" for i in range(10))
+        manifests = tmp_path / f"{worker}.yaml"
+        manifests.write_text(
+            "".join(f"---\nkind: Node\nmetadata: {{name: {worker}-{i}}}\n" for i in range(10))
+        )
+        command = ["apply", "-f", str(manifests), "--state", str(state)]
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-m", "dualstack", "apply", "-f", "-", "--state", str(state)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
+                [sys.executable, "-m", "dualstack", *command],
+                stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 env=env,
             )
         )
-        procs[-1].stdin.write(docs.encode())
-        procs[-1].stdin.close()
     for proc in procs:
-        proc.wait(timeout=300)
-        assert proc.returncode == 0, proc.stderr.read()
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
     code, out, _ = run("get", "nodes", "--state", str(state))
     assert code == 0
     names = {line.split()[0] for line in out.splitlines()[1:]}
