@@ -705,3 +705,29 @@ def test_cli_runs_coalesce_consecutive_values(values):
     assert expanded == sorted(values)
     # Runs are maximal: a gap separates each from the next.
     assert all(b[0] > a[1] + 1 for a, b in itertools.pairwise(runs))
+
+
+def test_cli_plan_subprocess_errors_exit_1():
+    code, out, err = run(
+        "plan",
+        "--cluster-cidr=10.244.0.0/16",
+        "--service-cluster-ip-range=10.96.0.0/12,10.97.0.0/16",
+    )
+    assert (code, err) == (1, "")
+    assert "errors (2):" in out
+    assert "must be of different IP family" in out
+
+
+def test_cli_validate_subprocess_findings_exit_1(cluster_module, tmp_path):
+    state = tmp_path / "state.json"
+    half = (
+        "kind: Node\nmetadata: {name: half}\nspec: {podCIDRs: [10.244.9.0/24]}\n---\n"
+        "kind: Pod\nmetadata: {name: p}\nspec: {nodeName: half}\n"
+    )
+    assert run("apply", "-f", "-", "--state", str(state), stdin=half.encode())[0] == 0
+    code, out, err = run("validate", "--state", str(state))
+    assert (code, err) == (1, "")
+    lines = out.splitlines()
+    assert lines[0] == "validation: 2 finding(s)"
+    assert lines[1].startswith("  error: node/half: ")
+    assert lines[2].startswith("  error: pod/default/p: ")
