@@ -756,6 +756,10 @@ class Cluster:
         self._lb_pools = lb_pools
         self._services = services
         self._service_ips = service_ips
+        # What validate() would call an error cannot be in a store the API server wrote.
+        problems = [f for f in self._validate_services() if f.severity == "error"]
+        if problems:
+            raise DualStackError(f"{problems[0].subject}: {problems[0].message}")
 
 
 def _egress_policy(egress: object) -> EgressPolicy:

@@ -70,7 +70,7 @@ def _build_config(
     if profile.single_node_mask:
         # 1.16 has one mask for both families (node-and-pod-ips.md §2.2, §2.11).
         masks = v4_mask
-        v6_cluster = f"fd00::/{v4_mask - v6_gap}"
+        v6_cluster = f"fc00::/{v4_mask - v6_gap}"  # the 1.16 page's example family
     else:
         masks = {"IPv4": v4_mask, "IPv6": v6_mask}
         v6_cluster = f"fd00:10:244::/{v6_mask - v6_gap}"
