@@ -281,5 +281,5 @@ class ClusterMachine(RuleBasedStateMachine):
                 assert twin.snapshot() == state
 
 
-ClusterMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
+ClusterMachine.TestCase.settings = settings(max_examples=120, stateful_step_count=50, deadline=None)
 TestClusterMachine = ClusterMachine.TestCase
