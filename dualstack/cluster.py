@@ -33,7 +33,7 @@ from dualstack.config import ClusterConfig, Finding
 from dualstack.egress import EgressPolicy
 from dualstack.errors import AlreadyExistsError, ConfigError, DualStackError, NotFoundError
 from dualstack.families import IPFamily, format_ip, parse_ip
-from dualstack.nodes import Node, NodeRegistry, Pod
+from dualstack.nodes import Node, NodeRegistry, Pod, parse_ip_fast
 from dualstack.pools import CIDRPool
 from dualstack.service_ips import RangeAllocation, ServiceIPAllocator
 from dualstack.services import (
@@ -573,7 +573,7 @@ class Cluster:
                 if ip == "None":
                     continue
                 try:
-                    value, family = parse_ip(ip)
+                    value, family = parse_ip_fast(ip)
                 except DualStackError:
                     findings.append(
                         Finding("error", subject, f"clusterIPs[{index}] {ip!r} is not an IP")
@@ -711,7 +711,7 @@ class Cluster:
                 raise DualStackError(f"service {key} appears twice")
             addresses = []
             for family, ip in service_addresses(obj):
-                value, _ = parse_ip(ip)
+                value, _ = parse_ip_fast(ip)
                 allocator = allocators.get(family)
                 if allocator is None or not allocator.in_range_int(value):
                     raise DualStackError(
