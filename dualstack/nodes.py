@@ -988,15 +988,22 @@ class NodeRegistry:
                     for c, f in zip(cursors, node.families, strict=True)
                 ]
             nodes.append(item)
-        pods = [
-            {
-                "namespace": pod.namespace,
-                "name": pod.name,
-                "nodeName": pod.node,
-                "podIPs": list(pod.pod_ip_texts),
-            }
-            for pod in self._pods.values()
-        ]
+        # _fmt inlined: 300,000 addresses in the envelope (benchmarks/bench_cluster.py).
+        ntop, af4, af6, v4 = _inet_ntop, _AF_INET, _AF_INET6, IPFamily.IPv4
+        pods = []
+        append = pods.append
+        for pod in self._pods.values():
+            ips = []
+            for value, family in zip(pod.ip_ints, pod.ip_families, strict=True):
+                if family is v4:
+                    ips.append(ntop(af4, value.to_bytes(4, "big")))
+                elif value >> 48:
+                    ips.append(ntop(af6, value.to_bytes(16, "big")))
+                else:
+                    ips.append(format_ip(value, family))
+            append(
+                {"namespace": pod.namespace, "name": pod.name, "nodeName": pod.node, "podIPs": ips}
+            )
         return {"cidrSets": sets, "nodes": nodes, "pods": pods}
 
     @classmethod
