@@ -422,9 +422,9 @@ class AllocationBitmap:
     ) -> tuple[Callable[[int], bool], Callable[[int], bool], Callable[[int], bool]]:
         """``(contains, allocate, release)`` functions bound to this bitmap.
 
-        They behave as ``offset in bitmap``, ``bitmap.allocate`` and ``bitmap.release``,
-        except that ``allocate`` does not check its argument: the caller guarantees
-        ``0 <= offset < size``. Valid for the life of this bitmap.
+        They are ``offset in bitmap``, ``bitmap.allocate`` and ``bitmap.release``
+        themselves (``allocate`` checks its argument). Callers that need the bytes
+        directly use ``storage()``. Valid for the life of this bitmap.
         """
         return self.__contains__, self.allocate, self.release
 
@@ -530,7 +530,7 @@ class _SparseBitmap(AllocationBitmap):
     """``AllocationBitmap`` of more than 2^24 offsets: a set of the allocated offsets.
 
     Same behaviour, same random draws; about 100 bytes per allocated offset whatever
-    the spread, where dense chunks cost up to 16 KiB per touched 2^16 offsets.
+    the spread, where dense storage would cost ``size / 4`` bytes.
     ``first_free`` walks a run of taken offsets one by one, which is cheap for the
     sparse use these sizes get.
     """
