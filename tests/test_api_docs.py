@@ -70,8 +70,8 @@ def api_entries(text: str) -> list[Entry]:
     for i, line in enumerate(lines):
         match = None if fenced[i] else _HEADING.match(line)
         if match:
-            name = _NAME_IN_HEADING.match(match.group(2))
-            starts.append((i, name.group(1) if name else None))
+            named = _NAME_IN_HEADING.match(match.group(2))
+            starts.append((i, named.group(1) if named else None))
     entries = []
     for n, (i, name) in enumerate(starts):
         end = starts[n + 1][0] if n + 1 < len(starts) else len(lines)
@@ -176,14 +176,14 @@ ENTRIES = api_entries(API_TEXT)
 
 
 @pytest.mark.parametrize("name", sorted(dualstack.__all__))
-def test_api_docs_public_name_is_documented(name: str):
+def test_api_docs_public_name_is_documented(name: str) -> None:
     assert name in documented_names(API_TEXT), (
         f"dualstack.{name} is exported but docs/api.md has no heading '### `{name}`' "
         "(or definition '**`{name}`**') for it"
     )
 
 
-def test_api_docs_strategies_functions_are_documented():
+def test_api_docs_strategies_functions_are_documented() -> None:
     strategies = importlib.import_module("dualstack.strategies")
     wanted = {"cluster_configs", "service_manifests", "cluster_operations", "Operation"}
     assert wanted <= set(strategies.__all__)
@@ -193,7 +193,7 @@ def test_api_docs_strategies_functions_are_documented():
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
-def test_api_docs_documented_name_exists(entry: Entry):
+def test_api_docs_documented_name_exists(entry: Entry) -> None:
     if "." not in entry.name:
         assert entry.name in dualstack.__all__, (
             f"docs/api.md:{entry.line} documents {entry.name!r}, which dualstack does not export"
@@ -205,7 +205,7 @@ _SIGNED = [e for e in ENTRIES if signature_texts(e)]
 
 
 @pytest.mark.parametrize("entry", _SIGNED, ids=[e.name for e in _SIGNED])
-def test_api_docs_signature_parameters_match_code(entry: Entry):
+def test_api_docs_signature_parameters_match_code(entry: Entry) -> None:
     for call in signature_texts(entry):
         call_name, params = parse_call(call)
         target = _callable_for(entry.name, call_name)
@@ -231,7 +231,7 @@ def test_api_docs_signature_parameters_match_code(entry: Entry):
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
-def test_api_docs_bullet_members_exist(entry: Entry):
+def test_api_docs_bullet_members_exist(entry: Entry) -> None:
     obj = resolve(entry.name)
     for line in entry.body:
         match = _MEMBER_BULLET.match(line)
@@ -286,19 +286,19 @@ ALL_PAGES = sorted(DOCS.glob("*.md"))
 
 
 @pytest.mark.parametrize("page", ALL_PAGES, ids=[p.name for p in ALL_PAGES])
-def test_docs_index_every_page_is_linked(page: Path):
+def test_docs_index_every_page_is_linked(page: Path) -> None:
     if page == INDEX:
         return
     assert page.resolve() in _linked_pages(INDEX), f"docs/index.md does not link {page.name}"
 
 
 @pytest.mark.parametrize("page", ALL_PAGES, ids=[p.name for p in ALL_PAGES])
-def test_readme_every_docs_page_is_linked(page: Path):
+def test_readme_every_docs_page_is_linked(page: Path) -> None:
     assert page.resolve() in _linked_pages(README), f"README.md does not link docs/{page.name}"
 
 
 @pytest.mark.parametrize("page", GUIDE_PAGES, ids=[p.name for p in GUIDE_PAGES])
-def test_guide_page_links_lead_to_existing_files_and_headings(page: Path):
+def test_guide_page_links_lead_to_existing_files_and_headings(page: Path) -> None:
     for target in _links(page):
         if "://" in target or target.startswith("mailto:"):
             continue
@@ -332,12 +332,12 @@ Thing.make(z)
 """
 
 
-def test_api_entries_sample_finds_headings_outside_fences():
+def test_api_entries_sample_finds_headings_outside_fences() -> None:
     assert [e.name for e in api_entries(_SAMPLE)] == ["Thing", "mod.func"]
     assert documented_names(_SAMPLE) == {"Thing", "mod.func", "Defined"}
 
 
-def test_signature_texts_sample_gives_each_call():
+def test_signature_texts_sample_gives_each_call() -> None:
     thing = api_entries(_SAMPLE)[0]
     calls = signature_texts(thing)
     assert calls == ["Thing(a, *, b=1, c=f(x, y))", "Thing.make(z)"]
@@ -355,5 +355,5 @@ def test_signature_texts_sample_gives_each_call():
     ],
     ids=["code-and-parens", "colon", "backticks"],
 )
-def test_slug_heading_gives_github_anchor(heading: str, anchor: str):
+def test_slug_heading_gives_github_anchor(heading: str, anchor: str) -> None:
     assert _slug(heading) == anchor
