@@ -182,4 +182,3 @@ class CIDRPool:
 
     def __reduce__(self) -> tuple[type[CIDRPool], tuple[str]]:
         return (CIDRPool, (self.cidr,))
-
