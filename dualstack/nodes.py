@@ -990,7 +990,7 @@ class NodeRegistry:
             nodes.append(item)
         # _fmt inlined: 300,000 addresses in the envelope (benchmarks/bench_cluster.py).
         ntop, af4, af6, v4 = _inet_ntop, _AF_INET, _AF_INET6, IPFamily.IPv4
-        pods = []
+        pods: list[dict[str, Any]] = []
         append = pods.append
         for pod in self._pods.values():
             ips = []

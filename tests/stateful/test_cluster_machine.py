@@ -281,5 +281,7 @@ class ClusterMachine(RuleBasedStateMachine):
                 assert twin.snapshot() == state
 
 
-ClusterMachine.TestCase.settings = settings(max_examples=120, stateful_step_count=50, deadline=None)
+ClusterMachine.TestCase.settings = settings(
+    max_examples=120, stateful_step_count=50, deadline=None
+)
 TestClusterMachine = ClusterMachine.TestCase
