@@ -1,16 +1,21 @@
 """Cluster: the facade that ties a ClusterConfig to the allocators, as a running cluster.
 
 Purpose: one object that behaves like the address-handing parts of a Kubernetes cluster.
-This module holds the Service part (kube-apiserver's Service REST storage, the
-bootstrap ``default/kubernetes`` Service, and a cloud provider's / MetalLB's
-LoadBalancer addresses); nodes, Pods, snapshots, validation and egress are added by
-their own parts, each in its own clearly separated block of attributes and methods.
+Each part has its own clearly separated block of attributes and methods: Services
+(kube-apiserver's Service REST storage, the bootstrap ``default/kubernetes`` Service,
+and a cloud provider's / MetalLB's LoadBalancer addresses); nodes and Pods (thin
+delegation to ``dualstack.nodes.NodeRegistry``); egress (ip-masq-agent's
+``EgressPolicy``); validation; copies and snapshots (the format is
+``dualstack.snapshot``'s).
 
 Key types:
 - ``Cluster(config, *, seed=None, network_plugin="cni", egress=None)``;
   Services: ``create_service``, ``update_service``, ``delete_service``,
   ``get_service``, ``services`` (read-only, keyed ``"namespace/name"``),
-  ``service_warnings`` (the API server's warnings for the last Service call).
+  ``service_warnings`` (the API server's warnings for the last Service call);
+  nodes and Pods: ``add_node``, ``remove_node``, ``add_pod``, ``remove_pod``,
+  ``nodes``, ``pods``; ``egress(pod, destination)``; ``validate()``; ``copy()``,
+  ``snapshot()``, ``Cluster.from_snapshot(data)``.
 
 Invariants (Service part): every allocated ClusterIP belongs to exactly one stored
 Service and vice versa; every LoadBalancer ingress address belongs to exactly one
@@ -18,6 +23,8 @@ stored ``type: LoadBalancer`` Service; ``default/kubernetes`` always exists and 
 first address of the primary range (deleting it recreates it, as the bootstrap
 controller does); a failing call leaves every allocator, counter and random generator
 exactly as before; returned dicts are deep copies (changing them changes nothing).
+Stored Service objects are never changed in place once stored (they are replaced), so
+``copy()`` shares them. Node and Pod invariants: see ``dualstack.nodes``.
 """
 
 from __future__ import annotations
