@@ -17,6 +17,7 @@ import ast
 import importlib
 import inspect
 import re
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -357,3 +358,40 @@ def test_signature_texts_sample_gives_each_call() -> None:
 )
 def test_slug_heading_gives_github_anchor(heading: str, anchor: str) -> None:
     assert _slug(heading) == anchor
+
+
+# --- the README's two commands ----------------------------------------------------------
+def _sh_blocks(page: Path) -> list[str]:
+    blocks: list[str] = []
+    current: list[str] = []
+    inside = False
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if line.strip().startswith("```"):
+            if inside:
+                blocks.append("\n".join(current))
+            inside, current = (not inside and line.strip() == "```sh"), []
+            continue
+        if inside:
+            current.append(line)
+    return blocks
+
+
+def test_readme_first_two_blocks_are_the_install_and_test_commands() -> None:
+    first, second = _sh_blocks(README)[:2]
+    assert first.startswith("python3 -m venv .venv && . .venv/bin/activate && ")
+    assert first.endswith("python -m pip install -e . && dualstack simulate")
+    assert second.endswith("python -m pip install -e '.[test]' && python -m pytest -q")
+    # Nothing but the title and one sentence before the first command.
+    text = README.read_text(encoding="utf-8")
+    assert text.index("```sh") < text.index("\n## ")
+
+
+def test_readme_test_command_is_the_ci_command() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert "python -m pytest -q" in ci, ".ci/run no longer runs 'python -m pytest -q'"
+    assert "python -m pip install --quiet -e '.[test]'" in ci
+
+
+def test_readme_simulate_command_is_installed_as_console_script() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["scripts"]["dualstack"] == "dualstack.cli:main"
