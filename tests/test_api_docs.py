@@ -9,6 +9,8 @@
 - docs/index.md and README.md link every docs page, and the links of the hand-written
   guide pages (README, index, quick start, API reference) lead to files and headings
   that exist.
+- The README opens with the two commands a newcomer copies (install and simulate;
+  install the test extra and run exactly what ``.ci/run`` runs).
 """
 
 from __future__ import annotations
