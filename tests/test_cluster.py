@@ -207,3 +207,16 @@ def test_cluster_copy_is_independent(cluster):
     other.create_service(service("c"))
     other.remove_node("node-a")
     assert cluster.snapshot() == before
+
+
+def test_cluster_copy_load_balancer_update_leaves_original():
+    config = dual(load_balancer_pools=["192.0.2.0/28", "2001:db8::/120"])
+    c = Cluster(config, seed=1)
+    c.create_service(service("lb", type="LoadBalancer", ipFamilyPolicy="PreferDualStack"))
+    before = c.snapshot()
+    other = c.copy()
+    other.update_service(service("lb"))  # type ClusterIP: the ingress addresses go back
+    assert other.get_service("lb")["status"] == {"loadBalancer": {}}
+    assert c.snapshot() == before
+    ingress = c.get_service("lb")["status"]["loadBalancer"]["ingress"]
+    assert [i["ip"] for i in ingress] == ["192.0.2.1", "2001:db8::1"]
