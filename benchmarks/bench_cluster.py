@@ -9,7 +9,8 @@ and 64) and ``--service-cluster-ip-range=10.96.0.0/16,fd00:10:96::/112``: 5,000
 ``create_service``. Targets on a 2-core machine: <= 2.0 s in all, <= 300 MiB peak RSS,
 ``copy()`` <= 0.1 s, ``snapshot()`` + ``json.dumps``/``json.loads`` +
 ``from_snapshot()`` <= 3 s. Each envelope run is a fresh child process, so that its
-peak RSS is its own; the garbage collector is paused while it builds (as a simulator
+peak RSS is its own (``--repeat N``: N runs, each figure the best of them, as the
+machine may be shared); the garbage collector is paused while it builds (as a simulator
 loading state would do; the same run with the collector on is reported too).
 
 Workload C2, growth: the same calls at 500, 5,000 and 20,000 nodes (30 Pods per node,
@@ -216,6 +217,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="a tenth of the envelope; growth 100/500/2,000"
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run the envelope N times and report the best run (the machine is shared)",
+    )
     args = parser.parse_args(argv)
     scale = 10 if args.quick else 1
     env_nodes, env_services = 5000 // scale, 10_000 // scale
@@ -237,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
 
     label = f"{env_nodes} nodes, {env_nodes * PODS_PER_NODE} Pods, {env_services} Services"
-    env = _child(env_nodes, env_services, gc_on=False)
+    runs = [_child(env_nodes, env_services, gc_on=False) for _ in range(max(args.repeat, 1))]
+    env = {key: min(run[key] for run in runs) for key in runs[0]}
     env_gc = _child(env_nodes, env_services, gc_on=True)
     add("C1", f"total ({label})", env["total_s"], "s", 2.0)
     add("C1", "  add_node phase", env["nodes_s"], "s")
@@ -247,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     add("C1", "copy()", env["copy_s"], "s", 0.1)
     add("C1", "snapshot + JSON round trip + from_snapshot", env["snapshot_round_trip_s"], "s", 3.0)
     add("C1", "snapshot JSON size", env["snapshot_mib"], "MiB")
+    if len(runs) > 1:
+        worst = max(run["total_s"] for run in runs)
+        add("C1", f"total, worst of {len(runs)} runs", worst, "s")
     add("C1", "total, GC on", env_gc["total_s"], "s")
     add("C1", "peak RSS, GC on", env_gc["rss_mib"], "MiB")
     sizes = (100, 500, 2000) if args.quick else (500, 5000, 20_000)
