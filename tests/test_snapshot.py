@@ -204,3 +204,20 @@ def test_snapshot_corrupt_refused_saying_what_is_wrong(edit, message):
 def test_snapshot_not_a_dict_refused():
     with pytest.raises(DualStackError, match="a snapshot is a dict"):
         Cluster.from_snapshot([])  # type: ignore[arg-type]
+
+
+def test_snapshot_wide_ipv6_service_range_listed_not_encoded():
+    config = ClusterConfig(
+        cluster_cidrs="10.244.0.0/16,fd00:10:244::/56",
+        service_cidrs="10.96.0.0/16,fd00:10:96::/64",  # 2^64 addresses: no bitmap encoding
+    )
+    c = Cluster(config, seed=9)
+    c.create_service(service("a", ipFamilyPolicy="RequireDualStack"))
+    data = c.snapshot()
+    (wide,) = [r for r in data["services"]["ranges"] if r["family"] == "IPv6"]
+    assert "data" not in wide
+    assert len(wide["ips"]) == 1
+    restored = round_trip(c)
+    assert restored.create_service(service("b", ipFamilies=["IPv6"])) == c.create_service(
+        service("b", ipFamilies=["IPv6"])
+    )
