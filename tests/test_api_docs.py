@@ -180,7 +180,12 @@ ENTRIES = api_entries(API_TEXT)
 
 @pytest.mark.parametrize("name", sorted(dualstack.__all__))
 def test_api_docs_public_name_is_documented(name: str) -> None:
-    assert name in documented_names(API_TEXT), (
+    documented = documented_names(API_TEXT)
+    # A heading by module path (``nodes.Node``) documents the same object under its export.
+    same_object = any(
+        "." in other and resolve(other) is getattr(dualstack, name) for other in documented
+    )
+    assert name in documented or same_object, (
         f"dualstack.{name} is exported but docs/api.md has no heading '### `{name}`' "
         "(or definition '**`{name}`**') for it"
     )
