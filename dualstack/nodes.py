@@ -45,6 +45,7 @@ from typing import Any, Final, Literal, NoReturn
 
 import netaddr as _netaddr
 
+from dualstack import rules
 from dualstack.bitmap import AllocationBitmap
 from dualstack.config import ClusterConfig, Finding
 from dualstack.errors import (
@@ -249,7 +250,17 @@ class Pod:
 class _NodeState:
     """What the registry keeps per node (mutable; shared between copies until written)."""
 
-    __slots__ = ("blocks", "cursors", "families", "node", "order", "owner", "pods", "ranges")
+    __slots__ = (
+        "blocks",
+        "cidrs",
+        "cursors",
+        "families",
+        "node",
+        "order",
+        "owner",
+        "pods",
+        "ranges",
+    )
 
     def __init__(
         self,
@@ -257,13 +268,17 @@ class _NodeState:
         blocks: tuple[tuple[int, int, int], ...],
         order: tuple[int, ...] | None,
         owner: object,
+        cidrs: tuple[tuple[int, int, IPFamily], ...],
     ) -> None:
         self.node = node
         # (set index, first block index, last block index) of every entry it occupies
         self.blocks = blocks
+        # the Pod CIDRs host-local gets as range sets: all of them, or only the first
+        # (kubenet with the IPv6DualStack gate off, node-and-pod-ips.md §3.5 item 5)
+        self.cidrs = cidrs
         # reporting order of the host-local results (None: range-set order)
         self.order = order
-        fams = node.families
+        fams = tuple(f for _, _, f in cidrs)
         self.families = fams if order is None else tuple(fams[i] for i in order)
         # host-local ranges, built on first use from the node's Pods (lazily, so that
         # loading a snapshot of 150,000 Pods does not build 10,000 allocators)
@@ -277,6 +292,7 @@ class _NodeState:
         other = object.__new__(_NodeState)
         other.node = self.node
         other.blocks = self.blocks
+        other.cidrs = self.cidrs
         other.order = self.order
         other.families = self.families
         other.ranges = None if self.ranges is None else [r.copy() for r in self.ranges]
@@ -395,6 +411,7 @@ class NodeRegistry:
     __slots__ = (
         "_allocate",
         "_config",
+        "_first_cidr_only",
         "_namespaces",
         "_nodes",
         "_plugin",
@@ -430,6 +447,10 @@ class NodeRegistry:
         self._primary = families[0] if families else IPFamily.IPv4
         # Up to 1.20 kubenet sorts IPv4 first (§3.5 item 5); from 1.21 the kubelet sorts.
         self._v4_first = network_plugin == "kubenet" and not profile.kubelet_sorts_pod_ips
+        # kubenet skips all but the first podCIDR when the dual-stack gate is off (§3.5).
+        self._first_cidr_only = network_plugin == "kubenet" and not rules.gate_value(
+            config.feature_gates, "IPv6DualStack", profile
+        )
         sets: list[NodeCIDRAllocator] = []
         reserved: list[tuple[int, int, int]] = []
         if self._allocate:
@@ -562,12 +583,13 @@ class NodeRegistry:
         return self._insert(Node(name, cidrs), blocks)
 
     def _insert(self, node: Node, blocks: tuple[tuple[int, int, int], ...]) -> Node:
-        self._nodes[node.name] = _NodeState(node, blocks, self._order_for(node), self._token)
+        cidrs = node.cidr_ints[:1] if self._first_cidr_only else node.cidr_ints
+        order = self._order_for(tuple(f for _, _, f in cidrs))
+        self._nodes[node.name] = _NodeState(node, blocks, order, self._token, cidrs)
         return node
 
-    def _order_for(self, node: Node) -> tuple[int, ...] | None:
+    def _order_for(self, families: tuple[IPFamily, ...]) -> tuple[int, ...] | None:
         """How host-local's results (range-set order) are reported (§3.5 items 4-5, 7)."""
-        families = node.families
         if len(families) < 2:
             return None
         if self._profile.kubelet_sorts_pod_ips:
@@ -832,14 +854,14 @@ class NodeRegistry:
         if state.ranges is not None:
             return state.ranges
         node = state.node
-        if not node.cidr_ints:
+        if not state.cidrs:
             raise ConfigError(
                 "no IP ranges specified",
                 hint=f"node {node.name} has no Pod CIDR; host-local has nothing to allocate "
                 "from (give the node pod_cidrs, or use --allocate-node-cidrs=true)",
             )
         ranges: list[PodIPAllocator] = []
-        for index, (value, prefixlen, family) in enumerate(node.cidr_ints):
+        for index, (value, prefixlen, family) in enumerate(state.cidrs):
             try:
                 ranges.append(PodIPAllocator(CIDRPool.from_ints(value, prefixlen, family)))
             except ConfigError as error:
@@ -985,7 +1007,7 @@ class NodeRegistry:
             if any(c is not None for c in cursors):
                 item["lastReserved"] = [
                     None if c is None else format_ip(c, f)
-                    for c, f in zip(cursors, node.families, strict=True)
+                    for c, (_, _, f) in zip(cursors, state.cidrs, strict=True)
                 ]
             nodes.append(item)
         # _fmt inlined: 300,000 addresses in the envelope (benchmarks/bench_cluster.py).
@@ -1090,7 +1112,7 @@ class NodeRegistry:
             if texts is None:
                 continue
             state = self._nodes[item["name"]]
-            families = state.node.families
+            families = tuple(f for _, _, f in state.cidrs)
             if not isinstance(texts, list) or len(texts) != len(families):
                 raise _CorruptError(
                     f"node {item['name']!r}: lastReserved {texts!r} does not give one cursor "
@@ -1171,7 +1193,7 @@ def _windows(state: _NodeState) -> list[tuple[IPFamily, int, int]]:
     is never handed out; rangeEnd is the last address, less one for IPv4.
     """
     out = []
-    for value, prefixlen, family in state.node.cidr_ints:
+    for value, prefixlen, family in state.cidrs:
         last = value | ((1 << (family.width - prefixlen)) - 1)
         out.append((family, value + 1, last - 1 if family.has_broadcast else last))
     if state.order is not None:

@@ -413,3 +413,28 @@ def test_registry_validate_single_stack_node_and_overlaps_found():
     assert any(s == "node/outside" and "outside the IPv4 cluster CIDR" in m for s, m in messages)
     assert ("pod/default/a", "status.podIPs has no IPv6 address") in messages
     assert ("pod/default/b", "Pod IP 10.244.1.2 is also held by pod/default/a") in messages
+
+
+@pytest.mark.parametrize(
+    ("plugin", "gate", "versions"),
+    [
+        pytest.param("kubenet", False, [4], id="kubenet-gate-off-first-cidr-only"),
+        pytest.param("kubenet", True, [4, 6], id="kubenet-gate-on-both"),
+        pytest.param("cni", False, [4, 6], id="cni-gate-off-both"),
+    ],
+)
+def test_registry_kubenet_gate_off_uses_first_pod_cidr_only(plugin, gate, versions):
+    reg = registry(
+        "10.244.0.0/16",
+        24,
+        services="10.96.0.0/16",
+        version="1.20",
+        plugin=plugin,
+        feature_gates={"IPv6DualStack": gate},
+        allocate_node_cidrs=False,
+    )
+    reg.add_node("n", pod_cidrs=["10.244.1.0/24", "fd00:1::/64"])
+    pod = reg.add_pod("p", node="n")
+    assert [ip.version for ip in pod.pod_ips] == versions
+    restored = NodeRegistry.load(reg.config, reg.dump(), network_plugin=plugin)
+    assert restored.add_pod("q", node="n") == reg.add_pod("q", node="n")
