@@ -18,6 +18,7 @@ from dualstack.errors import (
     FieldError,
     FieldErrorType,
     InvalidAddressError,
+    InvalidObjectError,
     InvalidServiceError,
     MismatchedNetworkError,
     NotFoundError,
@@ -26,6 +27,7 @@ from dualstack.errors import (
 )
 from dualstack.families import IPFamily
 from dualstack.node_cidrs import NodeCIDRAllocator
+from dualstack.nodes import Node, Pod
 from dualstack.pod_ips import PodIPAllocator
 from dualstack.pools import CIDRPool
 from dualstack.profiles import Profile
@@ -59,12 +61,15 @@ __all__ = [
     "Finding",
     "IPFamily",
     "InvalidAddressError",
+    "InvalidObjectError",
     "InvalidServiceError",
     "MemoryStore",
     "MismatchedNetworkError",
+    "Node",
     "NodeCIDRAllocator",
     "NotFoundError",
     "NotInRangeError",
+    "Pod",
     "PodIPAllocator",
     "Profile",
     "RangeAllocation",

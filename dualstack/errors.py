@@ -10,8 +10,9 @@ Key types::
     ├── InvalidAddressError             (also ValueError) an unparsable IP or CIDR
     ├── ConfigError                     (also ValueError) a configuration Kubernetes refuses;
     │                                   .errors lists every violation
-    ├── InvalidServiceError             (also ValueError) kube-apiserver's 422 for a Service;
-    │                                   .field_errors lists the FieldErrors
+    ├── InvalidObjectError              (also ValueError) kube-apiserver's 422 for a Node or Pod;
+    │   │                               .field_errors lists the FieldErrors
+    │   └── InvalidServiceError         the same for a Service
     ├── AllocationError                 an allocator could not do what was asked
     │   ├── RangeFullError              nothing left to hand out (upstream's 500)
     │   ├── AlreadyAllocatedError       the requested address or block is taken
@@ -42,6 +43,7 @@ __all__ = [
     "FieldError",
     "FieldErrorType",
     "InvalidAddressError",
+    "InvalidObjectError",
     "InvalidServiceError",
     "MismatchedNetworkError",
     "NotFoundError",
@@ -243,20 +245,40 @@ def _aggregate(messages: Sequence[str]) -> str:
     return "[" + ", ".join(unique) + "]"
 
 
-class InvalidServiceError(DualStackError, ValueError):
-    """kube-apiserver's 422 answer for a Service.
+class InvalidObjectError(DualStackError, ValueError):
+    """kube-apiserver's 422 answer for an object (a Node, a Pod, a Service).
 
-    ``str()`` is ``Service "<name>" is invalid: <errors>`` exactly as upstream renders
-    it (one error bare, several in brackets, identical messages once), optionally
-    followed by ``" — "`` and a hint.
+    ``str()`` is ``<Kind> "<name>" is invalid: <errors>`` exactly as upstream renders it
+    (``errors.NewInvalid``: the name Go-quoted, one error bare, several in brackets,
+    identical messages once), optionally followed by ``" — "`` and a hint.
+    ``.field_errors`` holds the ``FieldError`` values.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        field_errors: Iterable[FieldError],
+        *,
+        hint: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self.name = name
+        self.field_errors: tuple[FieldError, ...] = tuple(field_errors)
+        message = f"{kind} {_go_quote(name)} is invalid: " + _aggregate(
+            [str(e) for e in self.field_errors]
+        )
+        super().__init__(message, hint=hint)
+
+
+class InvalidServiceError(InvalidObjectError):
+    """kube-apiserver's 422 answer for a Service: ``Service "<name>" is invalid: ...``.
+
+    Every answer kube-apiserver gives as 422 for a Service, requested addresses that are
+    taken or out of range included.
     """
 
     def __init__(
         self, name: str, field_errors: Iterable[FieldError], *, hint: str | None = None
     ) -> None:
-        self.name = name
-        self.field_errors: tuple[FieldError, ...] = tuple(field_errors)
-        message = f"Service {_go_quote(name)} is invalid: " + _aggregate(
-            [str(e) for e in self.field_errors]
-        )
-        super().__init__(message, hint=hint)
+        super().__init__("Service", name, field_errors, hint=hint)

@@ -56,10 +56,10 @@ from dualstack.errors import (
     FieldError,
     FieldErrorType,
     InvalidAddressError,
+    InvalidObjectError,
     NotFoundError,
     NotInRangeError,
     RangeFullError,
-    go_repr,
 )
 from dualstack.families import IPFamily, format_cidr, format_ip, make_ip, make_net, parse_cidr
 from dualstack.families import parse_ip as _parse_ip
@@ -69,7 +69,6 @@ from dualstack.pools import CIDRPool
 
 __all__ = [
     "NETWORK_PLUGINS",
-    "InvalidObjectError",
     "NetworkPlugin",
     "Node",
     "NodeRegistry",
@@ -143,28 +142,6 @@ def parse_ip_fast(text: object) -> tuple[int, IPFamily]:
         except OSError:
             pass
     return _parse_ip(text)
-
-
-class InvalidObjectError(DualStackError, ValueError):
-    """kube-apiserver's 422 answer for a Node or a Pod.
-
-    ``str()`` is ``<Kind> "<name>" is invalid: <errors>`` as upstream renders it (one
-    error bare, several in brackets), optionally followed by ``" — "`` and a hint;
-    ``.field_errors`` holds the ``FieldError`` values.
-    """
-
-    def __init__(
-        self, kind: str, name: str, field_errors: Iterable[FieldError], *, hint: str | None = None
-    ) -> None:
-        self.kind = kind
-        self.name = name
-        self.field_errors: tuple[FieldError, ...] = tuple(field_errors)
-        texts: list[str] = []
-        for error in self.field_errors:
-            if str(error) not in texts:
-                texts.append(str(error))
-        body = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
-        super().__init__(f"{kind} {go_repr(name)} is invalid: {body}", hint=hint)
 
 
 # --- values ---------------------------------------------------------------------------------

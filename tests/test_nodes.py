@@ -15,12 +15,13 @@ from dualstack.errors import (
     AlreadyExistsError,
     ConfigError,
     InvalidAddressError,
+    InvalidObjectError,
     NotFoundError,
     NotInRangeError,
     RangeFullError,
 )
 from dualstack.families import IPFamily
-from dualstack.nodes import InvalidObjectError, NodeRegistry
+from dualstack.nodes import NodeRegistry
 
 SERVICES = "10.96.0.0/16,fd00:96::/112"
 
