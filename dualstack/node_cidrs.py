@@ -4,7 +4,8 @@ Purpose: kube-controller-manager's ``CIDRSet`` (node-and-pod-ips.md §1): one cl
 CIDR ``net/C`` cut into ``size = 2^(N-C)`` node blocks of prefix ``N``, handed out by a
 rotating cursor, with ``occupy``/``release`` of CIDRs of any size as upstream marks them.
 
-Key type: ``NodeCIDRAllocator(cluster_cidr, node_mask_size, *, version=None)``.
+Key type: ``NodeCIDRAllocator(cluster_cidr, node_mask_size, *, version=None,
+store=None)``.
 
 Offset map (B = 32 or 128 address bits, shift = B - N)::
 
@@ -18,20 +19,47 @@ so ``0.0.0.0/0`` into ``/32`` — 2^32 blocks — costs nothing until used); ``u
 number of set indices; ``cursor`` is upstream's ``nextCandidate``, always in
 ``[0, size)`` (0 when ``size`` is 0), moved only by ``allocate_next``; every failing call
 changes nothing. Blocks handed out are fresh ``netaddr.IPNetwork`` objects.
+
+Shared state (``store=``, docs/etcd.md): the object becomes a ``_StoredNodeCIDRAllocator``,
+a subclass whose verbs (``allocate_next``, ``occupy``, ``release``, the int-level ones,
+the cursor setter) each run through ``SharedState.update``: applied to the latest stored
+state and written back with compare-and-swap, retried on conflict. The stored value is a
+``RangeAllocation`` of the cluster CIDR whose bitmap counts block indices, with the
+cursor and the node mask in annotations. Views (``used``, ``in``, ``iter``) answer from
+the state of the last store call; ``refresh()`` reads it again. Without a store the
+plain class runs and its hot paths pay nothing for the option.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Final
+from typing import Final, TypeVar
 
 import netaddr as _netaddr
 
 from dualstack.bitmap import AllocationBitmap
-from dualstack.errors import ConfigError, NotInRangeError, RangeFullError
+from dualstack.errors import (
+    ConfigError,
+    DualStackError,
+    MismatchedNetworkError,
+    NotInRangeError,
+    RangeFullError,
+)
 from dualstack.families import IPFamily, format_cidr, format_ip, make_net, parse_cidr
 from dualstack.pools import CIDRPool
 from dualstack.profiles import Profile
+from dualstack.store import (
+    NEXT_CANDIDATE_ANNOTATION,
+    NODE_MASK_SIZE_ANNOTATION,
+    RangeValue,
+    RetryPolicy,
+    SharedState,
+    Store,
+    StoreError,
+    decode_range_value,
+    encode_range_value,
+    node_cidrs_key,
+)
 
 __all__ = ["NodeCIDRAllocator"]
 
@@ -56,6 +84,7 @@ _set_net = _IPNetwork.__setstate__  # type: ignore[attr-defined]  # missing from
 _net_state: Callable[[_netaddr.IPNetwork], tuple[int, int, int]]
 _net_state = _IPNetwork.__getstate__  # type: ignore[assignment]  # stubs say object
 _LOW64: Final = (1 << 64) - 1
+T = TypeVar("T")
 
 
 def _cidr_ints(cidr: object) -> tuple[int, int, IPFamily]:
@@ -73,6 +102,11 @@ class NodeCIDRAllocator:
             host bits are cleared as Kubernetes does.
         node_mask_size: the prefix length ``N`` of every node block.
         version: the Kubernetes release whose messages apply (``None`` = newest).
+        store: keep the state in this ``Store`` (``MemoryStore``, ``EtcdStore``) and
+            share it with every allocator of the same cluster CIDR on it; ``None`` (the
+            default) keeps it private, in memory.
+        key: the key name in the store (default ``node_cidrs_key(cluster_cidr)``).
+        retry: attempts and back-off on write conflicts (default ``RetryPolicy()``).
 
     Raises:
         InvalidAddressError: ``cluster_cidr`` is not a CIDR.
@@ -80,6 +114,9 @@ class NodeCIDRAllocator:
             address; cluster prefix longer than ``N`` (the controller's message of the
             release); IPv6 ``N - C > 16`` (``New CIDR set failed; the node CIDR size is
             too big``).
+        MismatchedNetworkError: the store holds another range, or another node mask,
+            at ``key``.
+        StoreUnavailableError: the store cannot be read.
 
     Example: ``NodeCIDRAllocator("10.244.0.0/16", 24).allocate_next()`` is
     ``IPNetwork('10.244.0.0/24')``.
@@ -94,11 +131,14 @@ class NodeCIDRAllocator:
         "_pool",
         "_profile",
         "_set_bit",
+        "_shared",
         "_shift",
         "_size",
         "_top",
         "_version",
     )
+
+    _shared: SharedState[NodeCIDRAllocator] | None
 
     def __init__(
         self,
@@ -106,6 +146,9 @@ class NodeCIDRAllocator:
         node_mask_size: int,
         *,
         version: str | None = None,
+        store: Store | None = None,
+        key: str | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         profile = Profile.for_version(version)
         pool = CIDRPool(cluster_cidr)
@@ -129,6 +172,14 @@ class NodeCIDRAllocator:
                 f"/{node_mask_size}",
             )
         self._setup(pool, node_mask_size, profile)
+        if store is not None:
+            self.__class__ = _StoredNodeCIDRAllocator
+            name = key if key is not None else node_cidrs_key(pool)
+            shared = SharedState(
+                store, name, decode=self._load, encode=NodeCIDRAllocator._dump, policy=retry
+            )
+            self._shared = shared
+            shared.refresh()  # start from the stored state (and check it is ours)
 
     def _setup(self, pool: CIDRPool, node_mask: int, profile: Profile) -> None:
         family = pool.family
@@ -158,6 +209,7 @@ class NodeCIDRAllocator:
         # takes that shortcut.
         self._top = 0 if self._size else 1
         self._profile = profile
+        self._shared = None
 
     @classmethod
     def _bare_cidr_set(cls, cluster_cidr: str, node_mask_size: int) -> NodeCIDRAllocator:
@@ -215,6 +267,23 @@ class NodeCIDRAllocator:
         return self._bitmap.count
 
     @property
+    def store(self) -> Store | None:
+        """The store the state lives in (``None``: private, in memory)."""
+        return None if self._shared is None else self._shared.store
+
+    @property
+    def shared_state(self) -> SharedState[NodeCIDRAllocator] | None:
+        """The ``SharedState`` behind a store-backed allocator (its key, revision, stats)."""
+        return self._shared
+
+    def refresh(self) -> None:
+        """Read the store and adopt its latest state (a no-op without a store).
+
+        Raises:
+            StoreUnavailableError: the store cannot be read (nothing changed).
+        """
+
+    @property
     def cursor(self) -> int:
         """Upstream's ``nextCandidate``: the index ``allocate_next`` scans from.
 
@@ -234,6 +303,9 @@ class NodeCIDRAllocator:
                 f"cursor {value!r} is not a block index of {self._pool.cidr}",
                 hint=f"give an index between 0 and {max(self._size - 1, 0)}",
             )
+        self._set_cursor(value)
+
+    def _set_cursor(self, value: int) -> None:
         self._cursor = value
 
     # --- int-level access (for Cluster and snapshots) -------------------------------
@@ -276,10 +348,12 @@ class NodeCIDRAllocator:
 
     def occupy_range(self, begin: int, end: int) -> int:
         """Mark the block indices ``begin .. end`` (inclusive) used; returns how many flipped."""
+        self._check_span(begin, end)
         return self._mark(begin, end, True)
 
     def release_range(self, begin: int, end: int) -> int:
         """Clear the block indices ``begin .. end`` (inclusive); returns how many flipped."""
+        self._check_span(begin, end)
         return self._mark(begin, end, False)
 
     def indices_of(self, cidr: str | _netaddr.IPNetwork | CIDRPool) -> range:
@@ -380,6 +454,7 @@ class NodeCIDRAllocator:
             object.__setattr__(other, name, getattr(self, name))
         other._bitmap = self._bitmap.copy()
         other._set_bit = other._bitmap.allocate
+        other._shared = None  # a copy is private: it must not write to the store
         return other
 
     def __repr__(self) -> str:
@@ -452,12 +527,15 @@ class NodeCIDRAllocator:
             )
         return index
 
-    def _mark(self, begin: int, end: int, used: bool) -> int:
+    def _check_span(self, begin: int, end: int) -> None:
         if begin < 0 or end >= self._size:
             raise NotInRangeError(
                 f"block indices {begin}..{end} are out of the range of {self._pool.cidr}",
                 hint=f"give indices between 0 and {self._size - 1}",
             )
+
+    def _mark(self, begin: int, end: int, used: bool) -> int:
+        """Set or clear ``begin .. end`` (checked by the caller); returns how many flipped."""
         bitmap = self._bitmap
         op = bitmap.allocate if used else bitmap.release
         flipped = 0
@@ -466,3 +544,188 @@ class NodeCIDRAllocator:
         if used and end + 1 > self._top and end >= begin:
             self._top = end + 1
         return flipped
+
+    # --- the stored form (store=...) ---------------------------------------------------
+    def _load(self, blob: bytes | None) -> NodeCIDRAllocator:
+        """Become the state stored in ``blob`` (``None``: nothing used); returns self.
+
+        Raises:
+            MismatchedNetworkError: the value is of another range or node mask.
+            DualStackError: it is not a ``RangeAllocation`` of this set's blocks.
+        """
+        key = self._key()
+        cursor = 0
+        if blob is None:
+            bitmap = AllocationBitmap(self._size)
+        else:
+            value = _read_range(blob, self._pool.cidr, key)
+            mask = value.annotations.get(NODE_MASK_SIZE_ANNOTATION, str(self._node_mask))
+            if mask != str(self._node_mask):
+                raise MismatchedNetworkError(
+                    _MISMATCHED,
+                    hint=f"{key} holds /{mask} node blocks, this allocator /{self._node_mask}"
+                    "; give it another key",
+                )
+            try:
+                bitmap = AllocationBitmap.from_k8s_bytes(bytes(value.data), self._size)
+            except ValueError as error:
+                raise DualStackError(
+                    f"the RangeAllocation at {key} does not fit {value.range}: {error}",
+                    hint="another program wrote it with other parameters; give this "
+                    "allocator its own key",
+                ) from None
+            text = value.annotations.get(NEXT_CANDIDATE_ANNOTATION, "0")
+            # A cursor out of range (hand-edited) restarts the scan, as upstream's 0.
+            cursor = int(text) if text.isdigit() and int(text) < self._size else 0
+        self._bitmap = bitmap
+        self._set_bit = bitmap.allocate
+        self._cursor = cursor
+        self._top = bitmap.highest() + 1 if self._size else 1
+        return self
+
+    def _dump(self) -> bytes:
+        """The stored form: the block bitmap, the cursor and the node mask.
+
+        Raises:
+            StoreError: a block index too high for a storable bitmap is used.
+        """
+        top = self._bitmap.highest()
+        if top >= 0:
+            what = (
+                f"node block {format_cidr(self.block_network(top), self._node_mask, self._family)}"
+            )
+            _check_storable(top, what, self._key())
+        annotations = {
+            NEXT_CANDIDATE_ANNOTATION: str(self._cursor),
+            NODE_MASK_SIZE_ANNOTATION: str(self._node_mask),
+        }
+        return encode_range_value(
+            RangeValue(self._pool.cidr, self._bitmap.to_k8s_bytes(), annotations)
+        )
+
+    def _key(self) -> str:
+        shared = self._shared
+        return shared.key if shared is not None else node_cidrs_key(self._pool)
+
+
+# --- the stored form's checks (store=...) ------------------------------------------------
+
+# etcd refuses requests above --max-request-bytes (1.5 MiB by default): a bitmap with a
+# bit at or past this offset (1 MiB of data, 1.4 MiB as base64) is refused before the
+# write instead of failing at etcd.
+_MAX_STORED_BITS: Final = 1 << 23
+_MISMATCHED: Final = "the provided network does not match the current range"
+
+
+def _read_range(blob: bytes, cidr: str, key: str) -> RangeValue:
+    """The ``RangeValue`` stored at ``key``, which must be a range of ``cidr``.
+
+    Raises:
+        DualStackError: the value is not a ``RangeAllocation``.
+        MismatchedNetworkError: it is one of another range (the ipallocator's text).
+    """
+    try:
+        value = decode_range_value(blob)
+    except DualStackError as error:
+        raise DualStackError(
+            f"the value at {key} is not a RangeAllocation: {error}",
+            hint="give each allocator its own key, or delete the value",
+        ) from None
+    if value.range != cidr:
+        raise MismatchedNetworkError(
+            _MISMATCHED,
+            hint=f"{key} holds the range {value.range!r}, this allocator serves {cidr}; "
+            "give it another key or store prefix",
+        )
+    return value
+
+
+def _check_storable(top: int, what: str, key: str) -> None:
+    """Refuse a bitmap whose highest set offset ``top`` makes too large a value.
+
+    Raises:
+        StoreError: ``top >= _MAX_STORED_BITS`` (``what`` names the offending item).
+    """
+    if top >= _MAX_STORED_BITS:
+        raise StoreError(
+            f"{what} cannot be stored at {key}: a RangeAllocation bitmap is kept below "
+            f"{_MAX_STORED_BITS} offsets",
+            hint="etcd refuses values above 1.5 MiB; use addresses nearer the start of the range",
+        )
+
+
+class _StoredNodeCIDRAllocator(NodeCIDRAllocator):
+    """A ``NodeCIDRAllocator`` whose state lives in a store (built with ``store=``).
+
+    Every verb that changes state runs its local counterpart through
+    ``SharedState.update``; arguments are checked first, so a bad one costs no store
+    call. Failing calls (allocation errors, the store down, lost races) leave the
+    cached state as it was: ``SharedState`` rebuilds it from the value it came from.
+    """
+
+    __slots__ = ()
+
+    def _update(self, op: Callable[[NodeCIDRAllocator], T]) -> T:
+        shared = self._shared
+        assert shared is not None
+        result: T = shared.update(op)
+        return result
+
+    def refresh(self) -> None:
+        """Read the store and adopt its latest state.
+
+        Raises:
+            StoreUnavailableError: the store cannot be read (nothing changed).
+        """
+        shared = self._shared
+        assert shared is not None
+        shared.refresh()  # _load checks everything before it changes anything
+
+    def allocate_next(self) -> _netaddr.IPNetwork:
+        """As ``NodeCIDRAllocator.allocate_next``, on the latest stored state.
+
+        Raises:
+            RangeFullError: every block is used (in the store).
+            StoreError: the store failed or other writers won every attempt.
+        """
+        found = self._update(NodeCIDRAllocator._take_next)
+        return make_net(self._net + (found << self._shift), self._node_mask, self._family)
+
+    def allocate_next_index(self) -> int:
+        """As ``NodeCIDRAllocator.allocate_next_index``, on the latest stored state."""
+        return self._update(NodeCIDRAllocator._take_next)
+
+    def occupy(self, cidr: str | _netaddr.IPNetwork | CIDRPool) -> None:
+        """As ``NodeCIDRAllocator.occupy``, on the latest stored state."""
+        begin, end = self._indices(cidr)
+        self._update(lambda s: s._mark(begin, end, True))
+
+    def release(self, cidr: str | _netaddr.IPNetwork | CIDRPool) -> None:
+        """As ``NodeCIDRAllocator.release``, on the latest stored state."""
+        begin, end = self._indices(cidr)
+        self._update(lambda s: s._mark(begin, end, False))
+
+    def occupy_range(self, begin: int, end: int) -> int:
+        """As ``NodeCIDRAllocator.occupy_range``, on the latest stored state."""
+        self._check_span(begin, end)
+        return self._update(lambda s: s._mark(begin, end, True))
+
+    def release_range(self, begin: int, end: int) -> int:
+        """As ``NodeCIDRAllocator.release_range``, on the latest stored state."""
+        self._check_span(begin, end)
+        return self._update(lambda s: s._mark(begin, end, False))
+
+    def _set_cursor(self, value: int) -> None:
+        def assign(state: NodeCIDRAllocator) -> None:
+            state._cursor = value
+
+        self._update(assign)
+
+    def __repr__(self) -> str:
+        shared = self._shared
+        assert shared is not None
+        return (
+            f"<NodeCIDRAllocator {self._pool.cidr} /{self._node_mask} "
+            f"used={self.used}/{self._size} cursor={self._cursor} "
+            f"store={shared.key!r}@{shared.revision}>"
+        )

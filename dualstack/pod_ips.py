@@ -4,7 +4,8 @@ Purpose: one host-local range (node-and-pod-ips.md §3.2-§3.3): a subnet with a
 and an inclusive ``rangeStart .. rangeEnd`` window, handed out round robin from the
 address after the last one reserved, with wrap-around; the gateway is never handed out.
 
-Key type: ``PodIPAllocator(node_cidr, *, gateway=None, range_start=None, range_end=None)``.
+Key type: ``PodIPAllocator(node_cidr, *, gateway=None, range_start=None, range_end=None,
+store=None)``.
 
 Offset map (defaults for ``10.244.1.0/24``; IPv6 keeps the all-ones address)::
 
@@ -20,12 +21,23 @@ Invariants: ``used`` counts the Pod addresses taken; ``last_reserved`` (upstream
 ``last_reserved_ip``) is moved only by a successful ``allocate``/``allocate_next`` and
 survives ``release``; every failing call changes nothing, cursor included. Addresses
 handed out are fresh ``netaddr.IPAddress`` objects.
+
+Shared state (``store=``, docs/etcd.md): the object becomes a ``_StoredPodIPAllocator``,
+a subclass whose verbs (``allocate``, ``allocate_next``, ``release``, their int forms,
+the ``last_reserved`` setter) each run through ``SharedState.update``: applied to the
+latest stored state, written back with compare-and-swap, retried on conflict. The
+stored value is a ``RangeAllocation`` of the node CIDR laid out as kube-apiserver's
+(offset 0 is network + 1, so ``dualstack decode-range`` lists the Pod IPs), without the
+gateway, with ``last_reserved`` in an annotation; bits outside this allocator's window
+(another process configured with another window) are kept as they are. Views answer
+from the state of the last store call; ``refresh()`` reads it again. Without a store
+the plain class runs and its hot paths pay nothing for the option.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Final
+from typing import Final, TypeVar
 
 import netaddr as _netaddr
 
@@ -33,11 +45,24 @@ from dualstack.bitmap import AllocationBitmap
 from dualstack.errors import (
     AlreadyAllocatedError,
     ConfigError,
+    DualStackError,
+    MismatchedNetworkError,
     NotInRangeError,
     RangeFullError,
 )
 from dualstack.families import IPFamily, IPInput, format_ip, make_ip, parse_cidr, parse_ip
 from dualstack.pools import CIDRPool
+from dualstack.store import (
+    LAST_RESERVED_ANNOTATION,
+    RangeValue,
+    RetryPolicy,
+    SharedState,
+    Store,
+    StoreError,
+    decode_range_value,
+    encode_range_value,
+    pod_ips_key,
+)
 
 __all__ = ["PodIPAllocator"]
 
@@ -52,6 +77,7 @@ _net_state = _IPNetwork.__getstate__  # type: ignore[assignment]  # stubs say ob
 
 # host-local refuses a subnet with fewer than two host bits (/31, /32, /127, /128).
 _MIN_HOST_BITS: Final = 2
+T = TypeVar("T")
 
 
 def _raw_cidr(cidr: object) -> tuple[int, int, IPFamily]:
@@ -80,6 +106,11 @@ class PodIPAllocator:
         range_start: first address handed out (default: network + 1).
         range_end: last address handed out (default: the last address, minus one for
             IPv4 so that the broadcast address is left out).
+        store: keep the state in this ``Store`` (``MemoryStore``, ``EtcdStore``) and
+            share it with every allocator of the same node CIDR on it; ``None`` (the
+            default) keeps it private, in memory.
+        key: the key name in the store (default ``pod_ips_key(node_cidr)``).
+        retry: attempts and back-off on write conflicts (default ``RetryPolicy()``).
 
     Raises:
         InvalidAddressError: an input is not an IP or a CIDR.
@@ -88,6 +119,8 @@ class PodIPAllocator:
             ``Network has host bits set. For a subnet mask of length <P> the network
             address is <net>``; ``RangeStart <ip> not in network <subnet>``;
             ``RangeEnd <ip> not in network <subnet>``.
+        MismatchedNetworkError: the store holds another range at ``key``.
+        StoreUnavailableError: the store cannot be read.
 
     Example: ``PodIPAllocator("10.244.1.0/24").allocate_next()`` is ``10.244.1.2``.
     """
@@ -96,6 +129,7 @@ class PodIPAllocator:
         "_bitmap",
         "_end",
         "_family",
+        "_foreign",
         "_gateway",
         "_gateway_family",
         "_gateway_offset",
@@ -105,10 +139,13 @@ class PodIPAllocator:
         "_pos",
         "_range_text",
         "_set_bit",
+        "_shared",
         "_start",
         "_top",
         "_version",
     )
+
+    _shared: SharedState[PodIPAllocator] | None
 
     def __init__(
         self,
@@ -117,6 +154,9 @@ class PodIPAllocator:
         gateway: IPInput | None = None,
         range_start: IPInput | None = None,
         range_end: IPInput | None = None,
+        store: Store | None = None,
+        key: str | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         raw, prefixlen, family = _raw_cidr(node_cidr)
         width = family.width
@@ -197,6 +237,16 @@ class PodIPAllocator:
             self._top = self._gateway_offset + 1
         else:
             self._gateway_offset = -1
+        self._shared = None
+        self._foreign = 0
+        if store is not None:
+            self.__class__ = _StoredPodIPAllocator
+            name = key if key is not None else pod_ips_key(pool)
+            shared = SharedState(
+                store, name, decode=self._load, encode=PodIPAllocator._dump, policy=retry
+            )
+            self._shared = shared
+            shared.refresh()  # start from the stored state (and check it is ours)
 
     # --- views -------------------------------------------------------------------
     @property
@@ -248,6 +298,23 @@ class PodIPAllocator:
         return self.used
 
     @property
+    def store(self) -> Store | None:
+        """The store the state lives in (``None``: private, in memory)."""
+        return None if self._shared is None else self._shared.store
+
+    @property
+    def shared_state(self) -> SharedState[PodIPAllocator] | None:
+        """The ``SharedState`` behind a store-backed allocator (its key, revision, stats)."""
+        return self._shared
+
+    def refresh(self) -> None:
+        """Read the store and adopt its latest state (a no-op without a store).
+
+        Raises:
+            StoreUnavailableError: the store cannot be read (nothing changed).
+        """
+
+    @property
     def last_reserved(self) -> int | None:
         """host-local's ``last_reserved_ip`` as an int (``None`` before the first).
 
@@ -270,6 +337,9 @@ class PodIPAllocator:
                 f"last reserved address {value!r} is not an {self._family} address (an int)",
                 hint="give an int such as the value of a previous last_reserved, or None",
             )
+        self._set_last(value)
+
+    def _set_last(self, value: int | None) -> None:
         self._last = value
         self._pos = self._position_after(value)
 
@@ -392,6 +462,8 @@ class PodIPAllocator:
             object.__setattr__(other, name, getattr(self, name))
         other._bitmap = self._bitmap.copy()
         other._set_bit = other._bitmap.allocate
+        other._shared = None  # a copy is private: it must not write to the store
+        other._foreign = 0
         return other
 
     def __repr__(self) -> str:
@@ -434,6 +506,10 @@ class PodIPAllocator:
 
     def _reserve(self, value: int, family: IPFamily) -> None:
         """host-local's ``Get`` with a requested IP, in its order of checks (§3.3)."""
+        self._take_offset(self._offset_for(value, family), value, family)
+
+    def _offset_for(self, value: int, family: IPFamily) -> int:
+        """The window offset of a requested address (checks that need no state)."""
         offset = value - self._start
         if family is not self._family or not 0 <= offset < self._n:
             raise NotInRangeError(
@@ -445,6 +521,10 @@ class PodIPAllocator:
                 f"requested ip {format_ip(value, family)} is subnet's gateway",
                 hint="the gateway is never handed out to a Pod",
             )
+        return offset
+
+    def _take_offset(self, offset: int, value: int, family: IPFamily) -> None:
+        """Reserve a checked offset; it becomes the last reserved address."""
         if not self._set_bit(offset):
             raise AlreadyAllocatedError(
                 f"requested IP address {format_ip(value, family)} is not available in "
@@ -455,3 +535,208 @@ class PodIPAllocator:
             self._top = offset + 1
         self._last = value
         self._pos = offset + 1 if offset + 1 < self._n else 0
+
+    # --- the stored form (store=...) ---------------------------------------------------
+    def _stored_shift(self) -> int:
+        """Stored offset minus window offset: stored offset 0 is network + 1.
+
+        That is kube-apiserver's layout, which ``dualstack decode-range`` reads; only a
+        window starting at the network address itself moves the base down to it.
+        """
+        return self._start - min(self._pool.first + 1, self._start)
+
+    def _load(self, blob: bytes | None) -> PodIPAllocator:
+        """Become the state stored in ``blob`` (``None``: nothing taken); returns self.
+
+        Raises:
+            MismatchedNetworkError: the value is of another range.
+            DualStackError: it is not a ``RangeAllocation``.
+        """
+        key = self._key()
+        n, gateway, shift = self._n, self._gateway_offset, self._stored_shift()
+        last: int | None = None
+        stored = 0
+        if blob is not None:
+            value = _read_range(blob, self._pool.cidr, key)
+            # The bitmap as one big int: shifts by the window need no mask of the
+            # window's width (2^64 bits for a /64).
+            stored = int.from_bytes(bytes(value.data), "big")
+            text = value.annotations.get(LAST_RESERVED_ANNOTATION)
+            if text is not None:
+                try:
+                    last, family = parse_ip(text)
+                except ValueError:
+                    last = None  # hand-edited: the walk restarts at range_start
+                else:
+                    last = last if family is self._family else None
+        mine = stored >> shift
+        above = mine >> n
+        inside = mine - (above << n)
+        # Bits this window cannot hold (another process's window) ride along unchanged;
+        # so does our gateway's bit, which another process's window may hand out.
+        foreign = (stored - (mine << shift)) | (above << (n + shift))
+        if gateway >= 0 and inside >> gateway & 1:
+            inside ^= 1 << gateway
+            foreign |= 1 << (gateway + shift)
+        bitmap = AllocationBitmap.from_k8s_bytes(
+            inside.to_bytes((inside.bit_length() + 7) // 8, "big"), n
+        )
+        if gateway >= 0:
+            bitmap.allocate(gateway)
+        self._bitmap = bitmap
+        self._set_bit = bitmap.allocate
+        self._foreign = foreign
+        self._last = last
+        self._pos = self._position_after(last)
+        self._top = bitmap.highest() + 1
+        return self
+
+    def _dump(self) -> bytes:
+        """The stored form: the Pod addresses (gateway left out) and ``last_reserved``.
+
+        Raises:
+            StoreError: an address too far into the range for a storable bitmap is taken.
+        """
+        bitmap, gateway, shift = self._bitmap, self._gateway_offset, self._stored_shift()
+        if gateway >= 0:
+            bitmap.release(gateway)  # put back below, whatever happens
+        try:
+            top = bitmap.highest()
+            if top >= 0:
+                what = f"Pod IP {format_ip(self._start + top, self._family)}"
+                _check_storable(top + shift, what, self._key())
+            _check_storable(self._foreign.bit_length() - 1, self._pool.cidr, self._key())
+            data = bitmap.to_k8s_bytes()
+        finally:
+            if gateway >= 0:
+                bitmap.allocate(gateway)
+        if shift or self._foreign:
+            number = int.from_bytes(data, "big") << shift | self._foreign
+            data = number.to_bytes((number.bit_length() + 7) // 8, "big")
+        annotations = {}
+        if self._last is not None:
+            annotations[LAST_RESERVED_ANNOTATION] = format_ip(self._last, self._family)
+        return encode_range_value(RangeValue(self._pool.cidr, data, annotations))
+
+    def _key(self) -> str:
+        shared = self._shared
+        return shared.key if shared is not None else pod_ips_key(self._pool)
+
+
+# --- the stored form's checks (store=...) ------------------------------------------------
+
+# etcd refuses requests above --max-request-bytes (1.5 MiB by default): a bitmap with a
+# bit at or past this offset (1 MiB of data, 1.4 MiB as base64) is refused before the
+# write instead of failing at etcd.
+_MAX_STORED_BITS: Final = 1 << 23
+_MISMATCHED: Final = "the provided network does not match the current range"
+
+
+def _read_range(blob: bytes, cidr: str, key: str) -> RangeValue:
+    """The ``RangeValue`` stored at ``key``, which must be a range of ``cidr``.
+
+    Raises:
+        DualStackError: the value is not a ``RangeAllocation``.
+        MismatchedNetworkError: it is one of another range (the ipallocator's text).
+    """
+    try:
+        value = decode_range_value(blob)
+    except DualStackError as error:
+        raise DualStackError(
+            f"the value at {key} is not a RangeAllocation: {error}",
+            hint="give each allocator its own key, or delete the value",
+        ) from None
+    if value.range != cidr:
+        raise MismatchedNetworkError(
+            _MISMATCHED,
+            hint=f"{key} holds the range {value.range!r}, this allocator serves {cidr}; "
+            "give it another key or store prefix",
+        )
+    return value
+
+
+def _check_storable(top: int, what: str, key: str) -> None:
+    """Refuse a bitmap whose highest set offset ``top`` makes too large a value.
+
+    Raises:
+        StoreError: ``top >= _MAX_STORED_BITS`` (``what`` names the offending item).
+    """
+    if top >= _MAX_STORED_BITS:
+        raise StoreError(
+            f"{what} cannot be stored at {key}: a RangeAllocation bitmap is kept below "
+            f"{_MAX_STORED_BITS} offsets",
+            hint="etcd refuses values above 1.5 MiB; use addresses nearer the start of the range",
+        )
+
+
+class _StoredPodIPAllocator(PodIPAllocator):
+    """A ``PodIPAllocator`` whose state lives in a store (built with ``store=``).
+
+    Every verb that changes state runs its local counterpart through
+    ``SharedState.update``; arguments are checked first, so a bad one costs no store
+    call. Failing calls (allocation errors, the store down, lost races) leave the
+    cached state as it was: ``SharedState`` rebuilds it from the value it came from.
+    """
+
+    __slots__ = ()
+
+    def _update(self, op: Callable[[PodIPAllocator], T]) -> T:
+        shared = self._shared
+        assert shared is not None
+        result: T = shared.update(op)
+        return result
+
+    def refresh(self) -> None:
+        """Read the store and adopt its latest state.
+
+        Raises:
+            StoreUnavailableError: the store cannot be read (nothing changed).
+        """
+        shared = self._shared
+        assert shared is not None
+        shared.refresh()  # _load checks everything before it changes anything
+
+    def allocate_next(self) -> _netaddr.IPAddress:
+        """As ``PodIPAllocator.allocate_next``, on the latest stored state.
+
+        Raises:
+            RangeFullError: every address is taken (in the store).
+            StoreError: the store failed or other writers won every attempt.
+        """
+        return make_ip(self._update(PodIPAllocator.allocate_next_int), self._family)
+
+    def allocate_next_int(self) -> int:
+        """As ``PodIPAllocator.allocate_next_int``, on the latest stored state."""
+        return self._update(PodIPAllocator.allocate_next_int)
+
+    def allocate(self, ip: IPInput) -> _netaddr.IPAddress:
+        """As ``PodIPAllocator.allocate``, on the latest stored state."""
+        value, family = parse_ip(ip)
+        offset = self._offset_for(value, family)
+        self._update(lambda s: s._take_offset(offset, value, family))
+        return make_ip(value, family)
+
+    def allocate_int(self, value: int) -> None:
+        """As ``PodIPAllocator.allocate_int``, on the latest stored state."""
+        if type(value) is not int or not 0 <= value <= self._family.max_int:
+            PodIPAllocator.allocate_int(self, value)  # raises NotInRangeError
+        family = self._family
+        offset = self._offset_for(value, family)
+        self._update(lambda s: s._take_offset(offset, value, family))
+
+    def release_int(self, value: int) -> None:
+        """As ``PodIPAllocator.release_int``, on the latest stored state.
+
+        An address outside the window (or the gateway) costs no store call.
+        """
+        offset = value - self._start
+        if 0 <= offset < self._n and offset != self._gateway_offset:
+            self._update(lambda s: s._bitmap.release(offset))
+
+    def _set_last(self, value: int | None) -> None:
+        self._update(lambda s: PodIPAllocator._set_last(s, value))
+
+    def __repr__(self) -> str:
+        shared = self._shared
+        assert shared is not None
+        return f"{PodIPAllocator.__repr__(self)[:-1]} store={shared.key!r}@{shared.revision}>"

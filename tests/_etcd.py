@@ -11,6 +11,10 @@ allocators, tested here without them. ``run_worker`` is one process of the concu
 tests: it allocates and releases through the store and journals every completed
 operation to a file, flushed line by line, so that even a worker killed with SIGKILL
 leaves a record of what it held.
+
+``run_allocator_worker`` is the same over the real store-backed allocators
+(``NodeCIDRAllocator``, ``PodIPAllocator``, ``ServiceIPAllocator`` built with
+``store=``), several ranges per process, journalled per range kind.
 """
 
 from __future__ import annotations
@@ -40,13 +44,21 @@ from dualstack.store import (
 )
 
 __all__ = [
+    "NODE_RANGE",
+    "POD_RANGE",
+    "SERVICE_RANGE",
     "TOY_RANGE",
     "TOY_SIZE",
+    "AllocatorJournal",
     "EtcdServer",
     "Journal",
     "etcd_session",
+    "make_allocator",
+    "read_allocator_journal",
     "read_journal",
+    "run_allocator_worker",
     "run_worker",
+    "stored_set",
     "toy_state",
 ]
 
@@ -266,3 +278,161 @@ def read_journal(path: str | Path) -> Journal:
             conflicts += 1
         pending.clear()
     return Journal(held, uncertain, pending, ops, unavailable, conflicts, finished)
+
+
+# --- workers over the real allocators -------------------------------------------------------
+
+NODE_RANGE = ("10.244.0.0/16", 26)  # 1024 node blocks
+POD_RANGE = "10.64.0.0/16"  # 65533 Pod IPs (host-local window .0.1 - .255.254)
+SERVICE_RANGE = "10.96.0.0/16"
+
+
+def make_allocator(kind: str, store: Store, *, seed: int = 0, policy: RetryPolicy | None = None):
+    """A store-backed allocator of the shared test range ``kind`` (nodes, pods, services)."""
+    if kind == "nodes":
+        from dualstack.node_cidrs import NodeCIDRAllocator
+
+        return NodeCIDRAllocator(*NODE_RANGE, store=store, retry=policy)
+    if kind == "pods":
+        from dualstack.pod_ips import PodIPAllocator
+
+        return PodIPAllocator(POD_RANGE, store=store, retry=policy)
+    if kind == "services":
+        from dualstack.service_ips import ServiceIPAllocator
+
+        return ServiceIPAllocator(
+            SERVICE_RANGE, store=store, rng=random.Random(seed), retry=policy
+        )
+    raise ValueError(kind)
+
+
+def stored_set(kind: str, store: Store) -> set[str]:
+    """What the store holds for range ``kind``, read by a fresh allocator."""
+    return {str(x) for x in make_allocator(kind, store)}
+
+
+def run_allocator_worker(
+    endpoint: str,
+    prefix: str,
+    journal: str,
+    seed: int,
+    ops: int,
+    kinds: tuple[str, ...],
+    *,
+    max_held: int = 48,
+    timeout: float = 2.0,
+) -> None:
+    """Allocate and release ``ops`` times over the ranges ``kinds``; journal each outcome.
+
+    Journal lines (``<k>`` is the range kind): ``N <k>`` before an ``allocate_next``,
+    ``T <k> <value>`` before an ``allocate(value)``, ``P <k> <value>`` before a
+    release; then ``A <k> <value>`` (allocated), ``R <k> <value>`` (released), ``X <k>``
+    (the address was taken: ``AlreadyAllocatedError``), ``U <k> <value or ->`` (the
+    store failed after the write may have landed: counted as not held), ``E <k>``
+    (clean store failure), ``C <k>`` (conflict error), ``F <k>`` (range full); at the
+    end ``D <k> <writes> <conflicts>`` per range.
+    """
+    from dualstack.errors import AlreadyAllocatedError, RangeFullError
+    from dualstack.store import EtcdStore
+
+    rng = random.Random(seed)
+    store = EtcdStore(endpoint, prefix=prefix, timeout=timeout)
+    policy = RetryPolicy(attempts=400)  # never give up in tests
+    allocators = {k: make_allocator(k, store, seed=seed, policy=policy) for k in kinds}
+    held: dict[str, list[str]] = {k: [] for k in kinds}
+    with open(journal, "a", buffering=1) as out:
+        for _ in range(ops):
+            kind = rng.choice(kinds)
+            alloc, mine = allocators[kind], held[kind]
+            release = bool(mine) and (len(mine) >= max_held or rng.random() < 0.45)
+            value: str | None = None
+            try:
+                if release:
+                    index = rng.randrange(len(mine))
+                    value = mine[index]
+                    out.write(f"P {kind} {value}\n")
+                    alloc.release(value)
+                    mine[index] = mine[-1]
+                    mine.pop()
+                    out.write(f"R {kind} {value}\n")
+                elif kind != "nodes" and rng.random() < 0.15:
+                    picked = alloc.range_start if kind == "pods" else None
+                    base = int(picked) if picked is not None else int(alloc.pool.network) + 1
+                    value = str(type(alloc.pool.network)(base + rng.randrange(2048)))
+                    out.write(f"T {kind} {value}\n")
+                    got = str(alloc.allocate(value))
+                    mine.append(got)
+                    out.write(f"A {kind} {got}\n")
+                else:
+                    out.write(f"N {kind}\n")
+                    got = str(alloc.allocate_next())
+                    mine.append(got)
+                    out.write(f"A {kind} {got}\n")
+            except AlreadyAllocatedError:
+                out.write(f"X {kind}\n")
+            except RangeFullError:
+                out.write(f"F {kind}\n")
+            except StoreUnavailableError as exc:
+                if exc.maybe_applied:
+                    if release:
+                        mine.remove(value)  # assume the worst: it may be released
+                    out.write(f"U {kind} {value if release else '-'}\n")
+                else:
+                    out.write(f"E {kind}\n")
+            except StoreError:
+                out.write(f"C {kind}\n")
+        for kind, alloc in allocators.items():
+            stats = alloc.shared_state.stats
+            out.write(f"D {kind} {stats.writes} {stats.conflicts}\n")
+
+
+@dataclass
+class AllocatorJournal:
+    """A worker's journal replayed: per range kind, what it holds and what was in flight."""
+
+    held: dict[str, set[str]]
+    pending_release: dict[str, set[str]]
+    pending_allocate: dict[str, int]
+    ops: int
+    failures: int
+    writes: int
+    conflicts: int
+    finished: bool
+
+
+def read_allocator_journal(path: str | Path) -> AllocatorJournal:
+    """Replay a journal of ``run_allocator_worker``."""
+    held: dict[str, set[str]] = {}
+    pending_release: dict[str, set[str]] = {}
+    pending_allocate: dict[str, int] = {}
+    ops = failures = writes = conflicts = 0
+    finished = False
+    for line in Path(path).read_text().splitlines():
+        tag, kind, *rest = line.split(" ")
+        mine = held.setdefault(kind, set())
+        if tag == "D":
+            finished = True
+            writes += int(rest[0])
+            conflicts += int(rest[1])
+            continue
+        if tag == "P":
+            pending_release.setdefault(kind, set()).add(rest[0])
+            continue
+        if tag in ("N", "T"):
+            pending_allocate[kind] = pending_allocate.get(kind, 0) + 1
+            continue
+        ops += 1
+        pending_release.clear()
+        pending_allocate.clear()
+        if tag == "A":
+            mine.add(rest[0])
+        elif tag == "R":
+            mine.discard(rest[0])
+        elif tag == "U":
+            mine.discard(rest[0])
+            failures += 1
+        elif tag in ("E", "C", "F"):
+            failures += 1
+    return AllocatorJournal(
+        held, pending_release, pending_allocate, ops, failures, writes, conflicts, finished
+    )
