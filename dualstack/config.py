@@ -17,8 +17,9 @@ passes every check of node-and-pod-ips.md §2 and service-ips.md §2 for its rel
 ``cluster_cidrs``/``service_cidrs`` hold the canonical CIDR texts (host bits cleared, as
 Kubernetes parses them) in the order given. ``ConfigError.errors`` lists every
 kube-apiserver error, then kube-controller-manager's option errors, then at most one
-kube-controller-manager start-up error (node-and-pod-ips.md §2.0), then the library's own
-checks of ``load_balancer_pools``.
+kube-controller-manager start-up error (node-and-pod-ips.md §2.0; none when an option
+or flag parse error already stopped it), then the library's own checks of
+``load_balancer_pools``.
 """
 
 from __future__ import annotations
@@ -231,51 +232,56 @@ class ClusterConfig:
         """
         profile = Profile.for_version(version)
         values = _parse_flags(flags, profile)
+        # pflag converts every occurrence of a typed flag as it reads the command line
+        # and stops at the first that fails: one parse error at most, and an early bad
+        # value fails even when a later occurrence would win.
         kcm_parse_errors: list[str] = []
-        masks: dict[str, int | None] = {}
-        for name in ("node-cidr-mask-size", *_PER_FAMILY_MASK_FLAGS):
-            text = values.get(name)
-            if text is None:
-                masks[name] = None
-                continue
-            number, problem = rules.parse_go_int32(text)
-            if problem is not None:
-                kcm_parse_errors.append(
-                    with_hint(
-                        f'invalid argument "{text}" for "--{name}" flag: {problem}',
-                        "give the prefix length as a number, e.g. "
-                        + ("64" if name.endswith("ipv6") else "24"),
-                    )
-                )
-            masks[name] = number
+        masks: dict[str, int | None] = dict.fromkeys(
+            ("node-cidr-mask-size", *_PER_FAMILY_MASK_FLAGS)
+        )
+        allocate = True
         gate_errors: list[str] = []
         gates: list[tuple[str, bool]] = []
-        for text in values.get_all("feature-gates"):
-            pairs, problem = rules.parse_feature_gates(text)
-            gates.extend(pairs)
-            prefix = f'invalid argument "{text}" for "--feature-gates" flag: '
-            if problem is not None:
-                gate_errors.append(
-                    with_hint(
-                        prefix + problem,
-                        "give name=true or name=false pairs separated by commas",
+        for name, text in values.items():
+            if name in masks and not kcm_parse_errors:
+                number, problem = rules.parse_go_int32(text)
+                if problem is not None:
+                    kcm_parse_errors.append(
+                        with_hint(
+                            f'invalid argument "{text}" for "--{name}" flag: {problem}',
+                            "give the prefix length as a number, e.g. "
+                            + ("64" if name.endswith("ipv6") else "24"),
+                        )
                     )
-                )
-                continue
-            # pflag wraps what featureGate.Set returns, unknown and locked gates included.
-            _, resolve_errors, _ = rules.resolve_gates(dict(pairs), profile)
-            gate_errors.extend(prefix + message for message in resolve_errors)
-        allocate_text = values.get("allocate-node-cidrs")
-        allocate = True
-        if allocate_text is not None:
-            parsed = rules.parse_go_bool(allocate_text)
-            if parsed is None:
-                raise ConfigError(
-                    f'invalid argument "{allocate_text}" for "--allocate-node-cidrs" flag: '
-                    f'strconv.ParseBool: parsing "{allocate_text}": invalid syntax',
-                    hint="give --allocate-node-cidrs=true or --allocate-node-cidrs=false",
-                )
-            allocate = parsed
+                masks[name] = number
+            elif name == "allocate-node-cidrs" and not kcm_parse_errors:
+                parsed = rules.parse_go_bool(text)
+                if parsed is None:
+                    kcm_parse_errors.append(
+                        with_hint(
+                            f'invalid argument "{text}" for "--allocate-node-cidrs" flag: '
+                            f'strconv.ParseBool: parsing "{text}": invalid syntax',
+                            "give --allocate-node-cidrs=true or --allocate-node-cidrs=false",
+                        )
+                    )
+                else:
+                    allocate = parsed
+            elif name == "feature-gates" and not gate_errors:
+                pairs, problem = rules.parse_feature_gates(text)
+                prefix = f'invalid argument "{text}" for "--feature-gates" flag: '
+                if problem is not None:
+                    gate_errors.append(
+                        with_hint(
+                            prefix + problem,
+                            "give name=true or name=false pairs separated by commas",
+                        )
+                    )
+                    continue
+                gates.extend(pairs)
+                # pflag wraps what featureGate.Set returns, unknown and locked gates
+                # included; Set stops at its first error.
+                _, resolve_errors, _ = rules.resolve_gates(dict(pairs), profile)
+                gate_errors.extend(prefix + message for message in resolve_errors[:1])
         config = cls.__new__(cls)
         config._setup(
             _Inputs(
@@ -316,8 +322,11 @@ class ClusterConfig:
         if inputs.kcm_parse_errors:
             errors.extend(inputs.kcm_parse_errors)
         else:
-            errors.extend(rules.kcm_option_errors(inputs.service_flag))
-            if inputs.allocate_node_cidrs:
+            option_errors = rules.kcm_option_errors(inputs.service_flag)
+            errors.extend(option_errors)
+            # kube-controller-manager exits when its options fail validation, before
+            # any controller (node IPAM included) starts: no start-up error then.
+            if inputs.allocate_node_cidrs and not option_errors:
                 startup, cluster, masks = _kcm_startup(inputs, profile, dual_gate)
                 if startup is not None:
                     errors.append(startup)
@@ -518,6 +527,15 @@ class ClusterConfig:
             warnings.append(
                 f"Pods are {'/'.join(self.pod_families)} but Services "
                 f"{'/'.join(self.families)}: give one service range per Pod family"
+            )
+        if self.service_allocator != profile.allocator:
+            # ServiceIPAllocator and Cluster take no gates (service-ips §0.1): they keep
+            # the release's default model, so their counts can differ from these.
+            warnings.append(
+                f"the feature gates select the {self.service_allocator} Service IP "
+                f"allocator, but {profile.version} defaults to {profile.allocator}: "
+                "service_ips above follow the gates, while ServiceIPAllocator and Cluster "
+                f"model the {profile.allocator} allocator of {profile.version}"
             )
         for name in self._ignored_gates:
             warnings.append(f"feature gate {name} is not modelled by dualstack and was ignored")
@@ -778,9 +796,11 @@ class _FlagValues:
 
     def __init__(self) -> None:
         self._values: dict[str, list[str]] = {}
+        self._order: list[tuple[str, str]] = []
 
     def add(self, name: str, value: str) -> None:
         self._values.setdefault(name, []).append(value)
+        self._order.append((name, value))
 
     def get(self, name: str) -> str | None:
         values = self._values.get(name)
@@ -788,6 +808,10 @@ class _FlagValues:
 
     def get_all(self, name: str) -> list[str]:
         return list(self._values.get(name, []))
+
+    def items(self) -> list[tuple[str, str]]:
+        """Every ``(name, value)`` in command-line order."""
+        return list(self._order)
 
 
 def _parse_flags(flags: Iterable[str] | str, profile: Profile) -> _FlagValues:

@@ -396,8 +396,8 @@ def test_node_mask_sizes_unknown_key_refused():
                 "--service-cluster-ip-range must not contain more than two entries",
                 TOO_LARGE_V4,
                 SAME_FAMILY,
+                # kube-controller-manager exits on its option error: no start-up error.
                 "--service-cluster-ip-range can not contain more than two entries",
-                KCM_SAME_FAMILY,
             ],
         ),
         (
@@ -1012,3 +1012,575 @@ def test_check_components_raises_only_for_unparsable_flags():
         check_components(kubelet=["--feature-gates=IPv6DualStack"])
     with pytest.raises(ConfigError, match="unexpected argument"):
         check_components(kube_proxy=["ipvs"])
+
+
+# -- review: node mask table (node-and-pod-ips §2.2), every row per release ---------------
+
+MASK_BOTH = "usage of --node-cidr-mask-size is not allowed with dual-stack clusters"
+MASK_MIXED = (
+    "usage of --node-cidr-mask-size-ipv4 and --node-cidr-mask-size-ipv6 is not allowed if "
+    "--node-cidr-mask-size is set. For dual-stack clusters please unset it and use IPFamily "
+    "specific flags"
+)
+MASK_V4_ON_V6 = (
+    "usage of --node-cidr-mask-size-ipv4 is not allowed for a single-stack IPv6 cluster"
+)
+MASK_V6_ON_V4 = (
+    "usage of --node-cidr-mask-size-ipv6 is not allowed for a single-stack IPv4 cluster"
+)
+MASK_117_GATE_OFF = (
+    "usage of --node-cidr-mask-size-ipv4 and --node-cidr-mask-size-ipv6 are not allowed "
+    "with non dual-stack clusters"
+)
+CLUSTERS = {
+    "v4": "10.0.0.0/8",
+    "v6": "fd00::/48",
+    "v4v6": "10.0.0.0/8,fd00::/48",
+    "v6v4": "fd00::/48,10.0.0.0/8",
+}
+SERVICES = {"v4": "10.96.0.0/12", "v6": "fd00:10:96::/112"}
+MASK_FLAGS = {
+    "none": (),
+    "single": ("--node-cidr-mask-size=20",),
+    "ipv4": ("--node-cidr-mask-size-ipv4=26",),
+    "ipv6": ("--node-cidr-mask-size-ipv6=60",),
+    "both-family": ("--node-cidr-mask-size-ipv4=26", "--node-cidr-mask-size-ipv6=60"),
+    "single+ipv4": ("--node-cidr-mask-size=20", "--node-cidr-mask-size-ipv4=26"),
+    "single+ipv6": ("--node-cidr-mask-size=20", "--node-cidr-mask-size-ipv6=60"),
+}
+# Expected (IPv4 mask, IPv6 mask) or the error, from the §2.2 table (1.19+): a mask of 20
+# on an IPv6 /48 is shorter than the cluster prefix, hence the controller error.
+MASK_TABLE_119 = {
+    ("v4", "none"): (24, 64),
+    ("v4", "single"): (20, 64),
+    ("v4", "ipv4"): (26, 64),
+    ("v4", "ipv6"): MASK_V6_ON_V4,
+    ("v4", "both-family"): MASK_V6_ON_V4,
+    ("v4", "single+ipv4"): MASK_MIXED,
+    ("v4", "single+ipv6"): MASK_MIXED,
+    ("v6", "none"): (24, 64),
+    ("v6", "single"): CONTROLLER_TEXT,
+    ("v6", "ipv4"): MASK_V4_ON_V6,
+    ("v6", "ipv6"): (24, 60),
+    ("v6", "both-family"): MASK_V4_ON_V6,
+    ("v6", "single+ipv4"): MASK_MIXED,
+    ("v6", "single+ipv6"): MASK_MIXED,
+}
+for _order in ("v4v6", "v6v4"):
+    MASK_TABLE_119 |= {
+        (_order, "none"): (24, 64),
+        (_order, "single"): MASK_BOTH,
+        (_order, "ipv4"): (26, 64),
+        (_order, "ipv6"): (24, 60),
+        (_order, "both-family"): (26, 60),
+        (_order, "single+ipv4"): MASK_BOTH,
+        (_order, "single+ipv6"): MASK_BOTH,
+    }
+
+
+def _mask_outcome(cluster: str, masks: str, version: str, gate: str | None) -> object:
+    flags = [
+        f"--cluster-cidr={CLUSTERS[cluster]}",
+        f"--service-cluster-ip-range={SERVICES[cluster[:2]]}",
+        *MASK_FLAGS[masks],
+    ]
+    if gate is not None:
+        flags.append(f"--feature-gates=IPv6DualStack={gate}")
+    try:
+        config = ClusterConfig.from_flags(flags, version=version)
+    except ConfigError as error:
+        (message,) = error.errors
+        return message.split(SEP)[0]
+    return (config.node_mask_size(V4), config.node_mask_size(V6))
+
+
+@pytest.mark.parametrize("version", ["1.19", "1.22", "1.37"])
+@pytest.mark.parametrize(
+    ("cluster", "masks"), list(MASK_TABLE_119), ids=[f"{c}-{m}" for c, m in MASK_TABLE_119]
+)
+def test_mask_table_1_19_on_every_row(cluster, masks, version):
+    gate = "true" if version in ("1.19", "1.22") and "," in CLUSTERS[cluster] else None
+    assert _mask_outcome(cluster, masks, version, gate) == MASK_TABLE_119[cluster, masks]
+
+
+@pytest.mark.parametrize("version", ["1.17", "1.18"])
+@pytest.mark.parametrize(
+    ("cluster", "masks"), list(MASK_TABLE_119), ids=[f"{c}-{m}" for c, m in MASK_TABLE_119]
+)
+def test_mask_table_1_17_gate_on_refuses_single_mask_even_single_stack(cluster, masks, version):
+    expected: object
+    if masks.startswith("single"):
+        expected = MASK_BOTH
+    else:
+        expected = (
+            26 if "ipv4" in masks or masks == "both-family" else 24,
+            60 if "ipv6" in masks or masks == "both-family" else 64,
+        )
+    assert _mask_outcome(cluster, masks, version, "true") == expected
+
+
+@pytest.mark.parametrize("version", ["1.17", "1.18"])
+@pytest.mark.parametrize("cluster", ["v4", "v6"])
+@pytest.mark.parametrize("masks", list(MASK_FLAGS))
+def test_mask_table_1_17_gate_off_single_mask_for_both_families(cluster, masks, version):
+    expected: object
+    if masks in ("none",):
+        expected = (24, 64)
+    elif masks == "single":
+        # One value for both families; an IPv6 /48 does not fit a /20 node mask.
+        expected = (20, 20) if cluster == "v4" else CONTROLLER_TEXT
+    else:
+        expected = MASK_117_GATE_OFF
+    assert _mask_outcome(cluster, masks, version, None) == expected
+
+
+@pytest.mark.parametrize(
+    ("cluster", "flags", "expected"),
+    [
+        ("10.0.0.0/8", (), (24, 24)),
+        ("10.0.0.0/8", ("--node-cidr-mask-size=20",), (20, 20)),
+        ("fd00::/20", (), (24, 24)),
+        ("fd00::/16", ("--node-cidr-mask-size=20",), (20, 20)),
+        ("10.0.0.0/8,fd00::/24", (), (24, 24)),
+        ("fd00::/48", (), CONTROLLER_TEXT_116),
+        ("10.0.0.0/8,fd00::/48", (), CONTROLLER_TEXT_116),
+        ("10.0.0.0/8,fd00::/7", (), TOO_BIG),
+    ],
+    ids=["v4", "v4-20", "v6-20", "v6-16-mask-20", "dual-24", "v6-48", "dual-48", "dual-v6-7"],
+)
+def test_mask_1_16_one_mask_default_24_for_ipv6_too(cluster, flags, expected):
+    try:
+        config = from_flags(
+            f"--cluster-cidr={cluster}",
+            "--service-cluster-ip-range=10.96.0.0/12",
+            "--feature-gates=IPv6DualStack=true",
+            *flags,
+            version="1.16",
+        )
+    except ConfigError as error:
+        (message,) = error.errors
+        assert message.split(SEP)[0] == expected
+        return
+    assert (config.node_mask_size(V4), config.node_mask_size(V6)) == expected
+
+
+# -- review: §2.1 examples verbatim, old and new ParseCIDRs texts ------------------------
+
+
+@pytest.mark.parametrize(
+    ("flag", "version", "expected"),
+    [
+        (
+            "10.0.0.0/8, fd00::/48",
+            "1.27",
+            "invalid CIDR[1]: <nil> (invalid CIDR address:  fd00::/48)",
+        ),
+        (
+            "10.0.0.0/8, fd00::/48",
+            "1.26",
+            'failed to parse cidr value:" fd00::/48" with error:invalid CIDR address:  fd00::/48',
+        ),
+        ("", "1.37", "invalid CIDR[0]: <nil> (invalid CIDR address: )"),
+        ("", "1.20", 'failed to parse cidr value:"" with error:invalid CIDR address: '),
+        (
+            "10.0.0.0/16,192.168.0.0/16",
+            "1.37",
+            "len of ClusterCIDRs==2 and they are not configured as dual stack "
+            "(at least one from each IPFamily",
+        ),
+        (
+            "10.0.0.0/16,fd00::/48,192.168.0.0/16",
+            "1.37",
+            "length of clusterCIDRs is:3 more than max allowed of 2",
+        ),
+        (
+            "10.0.0.0/16,10.1.0.0/16,192.168.0.0/16",
+            "1.37",
+            "len of ClusterCIDRs==3 and they are not configured as dual stack "
+            "(at least one from each IPFamily",
+        ),
+        (
+            "10.0.0.0/16,fd00::/48,192.168.0.0/16",
+            "1.21",
+            "len of clusters is:3 > more than max allowed of 2",
+        ),
+        ("  10.0.0.0/16,fd00::/48  ", "1.37", None),
+    ],
+    ids=[
+        "leading-space-new",
+        "leading-space-old",
+        "empty-new",
+        "empty-old",
+        "all-ipv4-pair",
+        "three-mixed",
+        "three-ipv4",
+        "three-mixed-1.21",
+        "whole-flag-trimmed",
+    ],
+)
+def test_cluster_cidr_spec_examples_verbatim(flag, version, expected):
+    flags = [f"--cluster-cidr={flag}", "--service-cluster-ip-range=10.96.0.0/12"]
+    if expected is None:
+        config = ClusterConfig.from_flags(flags, version=version)
+        assert config.cluster_cidrs == ("10.0.0.0/16", "fd00::/48")
+        return
+    with pytest.raises(ConfigError) as excinfo:
+        ClusterConfig.from_flags(flags, version=version)
+    assert errors_of(excinfo) == [expected]
+
+
+# -- review: §2.0 aggregation -------------------------------------------------------------
+
+
+def test_aggregation_kcm_option_error_suppresses_start_up_errors():
+    # kube-controller-manager validates its options before starting any controller, so
+    # a bad --cluster-cidr is not reported while its service range has three entries.
+    with pytest.raises(ConfigError) as excinfo:
+        from_flags(
+            "--cluster-cidr=10.0.0.0/16,192.168.0.0/16",
+            "--service-cluster-ip-range=10.0.0.0/8,10.1.0.0/16,fd00::/112",
+            version="1.33",
+        )
+    assert errors_of(excinfo) == [
+        "--service-cluster-ip-range must not contain more than two entries",
+        TOO_LARGE_V4,
+        SAME_FAMILY,
+        "--service-cluster-ip-range can not contain more than two entries",
+    ]
+
+
+def test_aggregation_every_apiserver_error_then_first_kcm_start_up_error():
+    with pytest.raises(ConfigError) as excinfo:
+        from_flags(
+            "--cluster-cidr=10.0.0.0/16,192.168.0.0/16",
+            "--node-cidr-mask-size=24",
+            "--service-cluster-ip-range=10.0.0.0/8,fd00::/64",
+            version="1.33",
+        )
+    assert errors_of(excinfo) == [
+        TOO_LARGE_V4,
+        "specified --service-cluster-ip-range[1] is too large; for 128-bit addresses, "
+        "the mask must be >= 108",
+        "len of ClusterCIDRs==2 and they are not configured as dual stack "
+        "(at least one from each IPFamily",
+    ]
+
+
+def test_aggregation_apiserver_parse_error_stops_apiserver_not_kcm():
+    with pytest.raises(ConfigError) as excinfo:
+        from_flags(
+            "--cluster-cidr=10.0.0.0/16,fd00::/40",
+            "--service-cluster-ip-range=10.96.0.0/12, fd00::/112",
+        )
+    assert errors_of(excinfo) == ["service-cluster-ip-range[1] is not an ip net", TOO_BIG]
+
+
+# -- review: service range size limits per release and gates ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "gates", "service", "expected"),
+    [
+        ("1.33", None, "10.0.0.0/8", [TOO_LARGE_V4]),
+        ("1.33", "DisableAllocatorDualWrite=true", "10.0.0.0/8", []),
+        ("1.33", "MultiCIDRServiceAllocator=false", "10.0.0.0/8", [TOO_LARGE_V4]),
+        ("1.34", None, "10.0.0.0/8", []),
+        ("1.34", "DisableAllocatorDualWrite=false", "10.0.0.0/8", [TOO_LARGE_V4]),
+        ("1.32", "MultiCIDRServiceAllocator=true", "10.0.0.0/8", [TOO_LARGE_V4]),
+        (
+            "1.32",
+            "MultiCIDRServiceAllocator=true,DisableAllocatorDualWrite=true",
+            "10.0.0.0/8",
+            [],
+        ),
+        ("1.16", None, "10.0.0.0/8", ["specified --service-cluster-ip-range is too large"]),
+        (
+            "1.37",
+            None,
+            "10.0.0.0/30",
+            [
+                "error determining service IP ranges for primary "
+                "service cidr: the service cluster IP range must be "
+                "at least 8 IP addresses"
+            ],
+        ),
+        (
+            "1.37",
+            None,
+            "fd00::/126",
+            [
+                "error determining service IP ranges for primary "
+                "service cidr: the service cluster IP range must be "
+                "at least 8 IP addresses"
+            ],
+        ),
+        ("1.37", None, "fd00::/125", []),
+        ("1.37", None, "10.0.0.0/29,fd00::/127", []),
+        ("1.37", None, "fd00::/125,10.0.0.0/31", []),
+        (
+            "1.37",
+            None,
+            "fd00::/48",
+            ["shortest allowed prefix length for service CIDR is 64, got 48"],
+        ),
+        (
+            "1.37",
+            None,
+            "10.96.0.0/12,fd00::/63",
+            ["shortest allowed prefix length for service CIDR is 64, got 63"],
+        ),
+        ("1.37", None, "10.96.0.0/12,fd00::/64", []),
+    ],
+    ids=[
+        "1.33-dualwrite-limit",
+        "1.33-both-gates-lift",
+        "1.33-multicidr-off",
+        "1.34-default-no-limit",
+        "1.34-dualwrite-back-limit",
+        "1.32-multicidr-dualwrite-limit",
+        "1.32-both-gates-lift",
+        "1.16-old-text",
+        "min-8-v4-primary",
+        "min-8-v6-primary",
+        "min-8-v6-125-ok",
+        "secondary-no-minimum-v6",
+        "secondary-no-minimum-v4",
+        "v6-48-library-minimum",
+        "v6-63-secondary",
+        "v6-64-ok",
+    ],
+)
+def test_service_range_limits_per_release_and_gates(version, gates, service, expected):
+    flags = [f"--service-cluster-ip-range={service}", "--allocate-node-cidrs=false"]
+    if gates:
+        flags.append(f"--feature-gates={gates}")
+    if not expected:
+        ClusterConfig.from_flags(flags, version=version)
+        return
+    with pytest.raises(ConfigError) as excinfo:
+        ClusterConfig.from_flags(flags, version=version)
+    assert errors_of(excinfo) == expected
+
+
+@pytest.mark.parametrize(
+    ("version", "gates", "service", "model_release"),
+    [
+        ("1.33", {"DisableAllocatorDualWrite": True}, "fd00::/100", "1.34"),
+        ("1.33", {"DisableAllocatorDualWrite": True}, "10.0.0.0/8", "1.34"),
+        ("1.34", {"DisableAllocatorDualWrite": False}, "fd00::/108", "1.33"),
+        ("1.33", {"MultiCIDRServiceAllocator": False}, "fd00::/108", "1.32"),
+        ("1.32", {"MultiCIDRServiceAllocator": True}, "fd00::/108", "1.33"),
+    ],
+    ids=[
+        "1.33-to-multicidr-v6",
+        "1.33-to-multicidr-v4",
+        "1.34-to-dualwrite",
+        "1.33-to-bitmap",
+        "1.32-to-dualwrite",
+    ],
+)
+def test_capacity_follows_gate_selected_allocator_and_warns(
+    version, gates, service, model_release
+):
+    config = ClusterConfig(
+        cluster_cidrs="10.244.0.0/16",
+        service_cidrs=service,
+        feature_gates=gates,
+        version=version,
+        allocate_node_cidrs=False,
+    )
+    capacity = config.capacity()
+    family = CIDRPool(service).family
+    # The allocator of the release whose default is the model the gates select.
+    model = ServiceIPAllocator(service, version=model_release, rng=random.Random(0))
+    assert capacity.per_family[family].service_ips == model.size
+    assert capacity.per_family[family].static_band == model.static_size
+    assert any(
+        f"the feature gates select the {config.service_allocator} Service IP allocator" in w
+        for w in capacity.warnings
+    )
+
+
+def test_capacity_default_gates_no_allocator_warning():
+    for version in ("1.16", "1.25", "1.33", "1.34", "1.37"):
+        warnings = (
+            ClusterConfig(
+                cluster_cidrs="10.244.0.0/16", service_cidrs="10.96.0.0/16", version=version
+            )
+            .capacity()
+            .warnings
+        )
+        assert not any("Service IP allocator" in w for w in warnings), version
+
+
+# -- review: the 1.16 docs example ---------------------------------------------------------
+
+
+def test_1_16_docs_example_holds_exactly_one_node_and_allocators_agree():
+    config = from_flags(
+        "--cluster-cidr=10.244.0.0/16,fc00::/24",
+        "--service-cluster-ip-range=10.96.0.0/12",
+        "--feature-gates=IPv6DualStack=true",
+        version="1.16",
+    )
+    capacity = config.capacity()
+    assert (capacity.max_nodes, capacity.limiting_family) == (1, V6)
+    assert capacity.per_family[V6].node_blocks == 1
+    assert capacity.per_family[V4].node_blocks == 256
+    assert any("at most 1 dual-stack node" in w for w in capacity.warnings)
+    ipv6 = NodeCIDRAllocator("fc00::/24", config.node_mask_size(V6), version="1.16")
+    assert str(ipv6.allocate_next()) == "fc00::/24"
+    assert ipv6.free == 0
+
+
+def test_1_16_ipv6_48_cluster_cidr_fails_with_fatal_text_and_hint():
+    with pytest.raises(ConfigError) as excinfo:
+        from_flags(
+            "--cluster-cidr=10.244.0.0/16,fc00::/48",
+            "--service-cluster-ip-range=10.96.0.0/12",
+            "--feature-gates=IPv6DualStack=true",
+            version="1.16",
+        )
+    (message,) = excinfo.value.errors
+    upstream, hint = message.split(SEP)
+    assert upstream == CONTROLLER_TEXT_116
+    assert "between /8 and /24" in hint and "fc00::/24" in hint
+
+
+# -- review: flag forms ---------------------------------------------------------------------
+
+
+def test_from_flags_repeated_flag_last_wins_both_forms():
+    config = from_flags(
+        "--cluster-cidr",
+        "10.0.0.0/8",
+        "--cluster-cidr=fd00::/48,10.1.0.0/16",
+        "--service-cluster-ip-range=10.96.0.0/12",
+        "--service-cluster-ip-range",
+        "fd00:10:96::/112,10.96.0.0/12",
+        "--node-cidr-mask-size-ipv6=56",
+        "--node-cidr-mask-size-ipv6",
+        "60",
+    )
+    assert config.cluster_cidrs == ("fd00::/48", "10.1.0.0/16")
+    assert config.service_cidrs == ("fd00:10:96::/112", "10.96.0.0/12")
+    assert config.node_mask_size(V6) == 60
+
+
+def test_from_flags_bad_early_occurrence_fails_although_a_later_one_wins():
+    # pflag converts each occurrence as it reads it and stops at the first failure.
+    with pytest.raises(ConfigError) as excinfo:
+        from_flags(
+            "--cluster-cidr=10.0.0.0/8",
+            "--node-cidr-mask-size=abc",
+            "--node-cidr-mask-size=20",
+            "--node-cidr-mask-size-ipv4=xyz",
+        )
+    assert errors_of(excinfo) == [
+        'invalid argument "abc" for "--node-cidr-mask-size" flag: '
+        'strconv.ParseInt: parsing "abc": invalid syntax'
+    ]
+
+
+def test_from_flags_mask_parse_error_reported_after_apiserver_errors():
+    with pytest.raises(ConfigError) as excinfo:
+        from_flags(
+            "--cluster-cidr=10.0.0.0/8",
+            "--node-cidr-mask-size-ipv6=0x",
+            "--service-cluster-ip-range=10.0.0.0/8",
+            "--allocate-node-cidrs=maybe",
+            version="1.33",
+        )
+    assert errors_of(excinfo) == [
+        TOO_LARGE_V4,
+        'invalid argument "0x" for "--node-cidr-mask-size-ipv6" flag: '
+        'strconv.ParseInt: parsing "0x": invalid syntax',
+    ]
+
+
+def test_from_flags_bad_allocate_node_cidrs_is_a_kcm_parse_error():
+    with pytest.raises(ConfigError) as excinfo:
+        from_flags("--cluster-cidr=10.0.0.0/8", "--allocate-node-cidrs=maybe")
+    assert errors_of(excinfo) == [
+        'invalid argument "maybe" for "--allocate-node-cidrs" flag: '
+        'strconv.ParseBool: parsing "maybe": invalid syntax'
+    ]
+
+
+def test_from_flags_feature_gates_several_with_spaces_and_repeated_merge():
+    config = from_flags(
+        "--cluster-cidr=10.0.0.0/8",
+        "--feature-gates= StrictIPCIDRValidation = true , MultiCIDRServiceAllocator=false",
+        "--feature-gates",
+        "DisableAllocatorDualWrite=false,",
+        version="1.33",
+    )
+    assert dict(config.feature_gates) == {
+        "MultiCIDRServiceAllocator": False,
+        "DisableAllocatorDualWrite": False,
+        "StrictIPCIDRValidation": True,
+    }
+    assert config.service_allocator == "bitmap"
+
+
+def test_from_flags_first_gate_error_only():
+    with pytest.raises(ConfigError) as excinfo:
+        from_flags(
+            "--cluster-cidr=10.0.0.0/8",
+            "--feature-gates=IPv6DualStack=true,ServiceIPStaticSubrange=false",
+            "--feature-gates=Bad",
+            version="1.30",
+        )
+    assert errors_of(excinfo) == [
+        'invalid argument "IPv6DualStack=true,ServiceIPStaticSubrange=false" for '
+        '"--feature-gates" flag: unrecognized feature gate: IPv6DualStack'
+    ]
+
+
+@pytest.mark.parametrize("version", ["1.33", "1.37"])
+def test_strict_ip_cidr_validation_settable_and_read_by_service_rules(version):
+    from dualstack.services import ServiceRules
+
+    by_flag = from_flags(
+        "--cluster-cidr=10.0.0.0/8",
+        "--feature-gates=StrictIPCIDRValidation=true",
+        version=version,
+    )
+    by_arg = ClusterConfig(
+        cluster_cidrs="10.0.0.0/8",
+        service_cidrs="",
+        feature_gates={"StrictIPCIDRValidation": True},
+        version=version,
+    )
+    assert by_flag == by_arg
+    assert by_flag.feature_gates["StrictIPCIDRValidation"] is True
+    assert ServiceRules.from_config(by_flag).strict_ips is True
+    default = ClusterConfig(cluster_cidrs="10.0.0.0/8", service_cidrs="", version=version)
+    assert ServiceRules.from_config(default).strict_ips is False
+
+
+def test_strict_ip_cidr_validation_unknown_before_1_33():
+    with pytest.raises(ConfigError) as excinfo:
+        ClusterConfig(
+            cluster_cidrs="10.0.0.0/8",
+            service_cidrs="",
+            feature_gates={"StrictIPCIDRValidation": True},
+            version="1.32",
+        )
+    assert errors_of(excinfo) == ["unrecognized feature gate: StrictIPCIDRValidation"]
+
+
+def test_from_flags_allocate_node_cidrs_false_leaves_cluster_cidr_unchecked():
+    config = from_flags(
+        "--cluster-cidr=not-a-cidr,10.0.0.0/8,10.1.0.0/16",
+        "--node-cidr-mask-size=99",
+        "--allocate-node-cidrs=false",
+    )
+    assert config.allocate_node_cidrs is False
+    assert config.capacity().max_nodes == 0
+
+
+def test_from_flags_unknown_flag_named_even_after_good_ones():
+    with pytest.raises(ConfigError) as excinfo:
+        from_flags("--cluster-cidr=10.0.0.0/8", "--cluster-cidrs=10.0.0.0/8")
+    assert errors_of(excinfo) == ["unknown flag: --cluster-cidrs"]
