@@ -1137,7 +1137,13 @@ def check_components(
             else:
                 ours = _cidr_list(proxy_cidr.strip())
                 theirs = _cidr_list(kcm_cidr.strip())
-                if ours is not None and theirs is not None and ours != theirs:
+                # kube-proxy takes the first CIDR of each family (node §2.10): the order
+                # of the list does not matter, the CIDR per family does.
+                if (
+                    ours is not None
+                    and theirs is not None
+                    and _first_per_family(ours) != _first_per_family(theirs)
+                ):
                     findings.append(
                         Finding(
                             "error",
@@ -1148,6 +1154,13 @@ def check_components(
                         )
                     )
     return findings
+
+
+def _first_per_family(pools: tuple[CIDRPool, ...]) -> dict[IPFamily, CIDRPool]:
+    first: dict[IPFamily, CIDRPool] = {}
+    for pool in pools:
+        first.setdefault(pool.family, pool)
+    return first
 
 
 def _last(flags: Mapping[str, list[str]], name: str) -> str | None:

@@ -1584,3 +1584,22 @@ def test_from_flags_unknown_flag_named_even_after_good_ones():
     with pytest.raises(ConfigError) as excinfo:
         from_flags("--cluster-cidr=10.0.0.0/8", "--cluster-cidrs=10.0.0.0/8")
     assert errors_of(excinfo) == ["unknown flag: --cluster-cidrs"]
+
+
+@pytest.mark.parametrize(
+    ("proxy", "differs"),
+    [
+        ("fd00::/48,10.244.0.0/16", False),
+        ("10.244.0.1/16,fd00::/48", False),
+        ("10.244.0.0/16", True),
+        ("10.244.0.0/16,fd00:1::/48", True),
+    ],
+    ids=["reversed-order", "host-bits", "one-family-missing", "other-ipv6"],
+)
+def test_check_components_kube_proxy_cidr_compared_per_family(proxy, differs):
+    # kube-proxy uses the first CIDR of each family (node §2.10): order is irrelevant.
+    findings = check_components(
+        controller_manager=["--cluster-cidr=10.244.0.0/16,fd00::/48"],
+        kube_proxy=[f"--cluster-cidr={proxy}"],
+    )
+    assert any("differs from" in f.message for f in findings) is differs

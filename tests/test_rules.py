@@ -814,3 +814,57 @@ def test_static_band_within_bounds(prefix, family):
         return
     band = rules.static_band_size(prefix, family)
     assert band == 0 or 16 <= band <= 256
+
+
+# -- ported: kubernetes cmd/kube-apiserver/app/options/validation_test.go ----------------
+
+
+@pytest.mark.parametrize(
+    ("flag", "fails"),
+    [
+        (",10.0.0.0/16", True),
+        ("10.0.0.0/16,11.0.0.0/16", True),
+        ("2000::/108,3000::/108", True),
+        ("10.0.0.0/8", True),
+        ("10.0.0.0/16,3000::/64", True),
+        ("10.0.0.0/16", False),
+        ("244.0.0.0/16", False),
+        ("10.0.0.0/16,3000::/108", False),
+        ("3000::/108,10.0.0.0/16", False),
+    ],
+    ids=[
+        "only secondary service cidr",
+        "not dual stack v4-v4",
+        "not dual stack v6-v6",
+        "service cidr is too big",
+        "dual-stack secondary cidr too big",
+        "valid primary",
+        "valid primary, class E range",
+        "valid v4-v6 dual stack",
+        "valid v6-v4 dual stack",
+    ],
+)
+def test_apiserver_service_range_upstream_test_cluster_service_ip_range(flag, fails):
+    # TestClusterServiceIPRange (bitmap era: gates at 1.30's defaults, dual-stack GA).
+    profile = Profile.for_version("1.30")
+    gates, _, _ = rules.resolve_gates({}, profile)
+    result = rules.apiserver_service_range(flag, profile, gates)
+    assert bool(result.errors) is fails
+
+
+@pytest.mark.parametrize(
+    ("cidr", "expected"),
+    [
+        ("10.92.0.0/12", None),
+        ("3000::/108", None),
+        ("10.92.0.0/8", TOO_LARGE_V4),
+        ("3000::/64", TOO_LARGE_V6),
+    ],
+    ids=["valid ipv4 cidr", "valid ipv6 cidr", "ipv4 cidr to big", "ipv6 cidr to big"],
+)
+def test_apiserver_service_range_upstream_test_validate_max_cidr_range(cidr, expected):
+    # TestValidateMaxCIDRRange, through the whole flag check of a release with the limit.
+    profile = Profile.for_version("1.30")
+    gates, _, _ = rules.resolve_gates({}, profile)
+    errors = rules.apiserver_service_range(cidr, profile, gates).errors
+    assert [e.split(SEP)[0] for e in errors] == ([expected] if expected else [])
