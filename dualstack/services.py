@@ -615,11 +615,11 @@ def patch_allocated_values(spec: dict[str, Any], old: Mapping[str, Any]) -> None
 # --------------------------------------------------------------------------------------
 def _strict_ip_errors(path: str, value: str) -> list[FieldError]:
     """``IsValidIPForLegacyField`` in strict mode: no leading zeros, no IPv4-mapped IPv6."""
-    if ":" not in value:
-        if any(len(p) > 1 and p.startswith("0") for p in value.split(".")):
-            return [FieldError(_INVALID, path, value, "must not have leading 0s")]
-        return []
-    if parse_ip(value)[1] is IPFamily.IPv4:
+    # The dotted part (all of an IPv4 text, the tail of an IPv6 one) is where Go's
+    # strict parser finds leading zeros; a text it cannot parse is not "IPv4-mapped".
+    if "." in value and _embedded_leading_zero(value):
+        return [FieldError(_INVALID, path, value, "must not have leading 0s")]
+    if ":" in value and parse_ip(value)[1] is IPFamily.IPv4:
         return [FieldError(_INVALID, path, value, "must not be an IPv4-mapped IPv6 address")]
     return []
 
@@ -658,12 +658,13 @@ def validate_cluster_ips_related_fields(
     seen: set[str] = set()
     for i, fam in enumerate(families):
         path = f"spec.ipFamilies[{i}]"
+        # Both checks run for every entry: a repeated unsupported value is reported
+        # as unsupported and as a duplicate, as upstream does.
         if fam not in _FAMILY_NAMES:
             errs.append(FieldError(_NOT_SUPPORTED, path, fam, 'supported values: "IPv4", "IPv6"'))
-        elif fam in seen:
+        if fam in seen:
             errs.append(FieldError(_DUPLICATE, path, fam))
-        else:
-            seen.add(fam)
+        seen.add(fam)
     if policy is not None and policy not in IP_FAMILY_POLICIES:
         errs.append(
             FieldError(
@@ -1080,6 +1081,7 @@ def _upgrade_downgrade_cluster_ips(
                     "spec.clusterIPs[0]",
                     request_ips,
                     "primary clusterIP can not be unset",
+                    go_type="[]string",  # an absent list is Go's nil slice
                 )
             )
         if old_ips and new_ips and new_ips[0] != old_ips[0]:
@@ -1234,6 +1236,11 @@ def _go_quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _embedded_leading_zero(ip: str) -> bool:
+    dotted = ip.rpartition(":")[2]
+    return any(len(p) > 1 and p.startswith("0") for p in dotted.split("."))
+
+
 def ip_warnings(
     spec: Mapping[str, Any], rules: ServiceRules, *, canonical: Iterable[str] = ()
 ) -> list[str]:
@@ -1269,11 +1276,15 @@ def ip_warnings(
                     f"Kubernetes release: ParseAddr({_go_quote(ip)}): IPv4 field has "
                     "octet with leading zero"
                 )
-            elif family is IPFamily.IPv6 and canonical != ip:
-                out.append(
-                    f"{path}: IPv6 address {_go_quote(ip)} is not in RFC 5952 canonical "
-                    f"format ({_go_quote(canonical)}), which may cause controller apply-loops"
-                )
+            elif family is IPFamily.IPv6 or (mapped and not _embedded_leading_zero(ip)):
+                # netip keeps an IPv4-mapped address in its "::ffff:a.b.c.d" form
+                go_text = "::ffff:" + canonical if mapped else canonical
+                if go_text != ip:
+                    out.append(
+                        f"{path}: IPv6 address {_go_quote(ip)} is not in RFC 5952 canonical "
+                        f"format ({_go_quote(go_text)}), which may cause controller "
+                        "apply-loops"
+                    )
         elif leading_zero or mapped:
             out.append(
                 f"{path}: non-standard IP address {_go_quote(ip)} will be considered "

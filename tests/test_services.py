@@ -1417,3 +1417,351 @@ def test_validate_service_update_rule_gives_upstream_error(change, request_ips, 
     new = _stored(**change)
     errs = validate_service_update(new, old, rules, request_ips=request_ips)
     assert [(e.type, e.field, str(e)) for e in errs] == expected
+
+
+# --- adversarial review: upstream cases the tables above missed -----------------------
+# The expected texts follow kubernetes/kubernetes pkg/apis/core/validation/validation.go
+# (ValidateServiceClusterIPsRelatedFields, validateUpgradeDowngradeClusterIPs,
+# validateUpgradeDowngradeIPFamilies) and pkg/registry/core/service/storage/alloc.go
+# (initIPFamilyFields, allocIPs); the upstream test that asserts a case is named.
+UNSUPPORTED_FAMILY = 'Unsupported value: "{}": supported values: "IPv4", "IPv6"'
+
+
+@pytest.mark.parametrize(
+    ("families", "expected"),
+    [
+        pytest.param(
+            ["foo", "foo"],
+            [
+                "spec.ipFamilies[0]: " + UNSUPPORTED_FAMILY.format("foo"),
+                "spec.ipFamilies[1]: " + UNSUPPORTED_FAMILY.format("foo"),
+                'spec.ipFamilies[1]: Duplicate value: "foo"',
+            ],
+            id="repeated-unsupported-is-also-duplicate",
+        ),
+        pytest.param(
+            ["IPv4", "IPv6", "IPv4"],
+            ['spec.ipFamilies[2]: Duplicate value: "IPv4"'],
+            id="third-entry-duplicate-no-max-check",
+        ),
+        pytest.param(
+            ["IPv4", "ipv6"],
+            ["spec.ipFamilies[1]: " + UNSUPPORTED_FAMILY.format("ipv6")],
+            id="case-sensitive",
+        ),
+    ],
+)
+def test_validate_ip_families_each_entry_checked_for_both_rules(families, expected):
+    """ValidateServiceClusterIPsRelatedFields: the supported-value and the duplicate
+    checks are independent (no ``else``), so a repeated bad value gives both."""
+    rules = ServiceRules.for_families(["IPv4", "IPv6"])
+    errs = validate_cluster_ips_related_fields({"ipFamilies": families}, rules)
+    assert [str(e) for e in errs] == expected
+
+
+def test_create_cluster_ips_errors_accumulate_in_upstream_order():
+    """All of §3.4 steps 1-5 report together, bracketed, in check order."""
+    h = Harness((V4, V6))
+    before = h.state()
+    with pytest.raises(InvalidServiceError) as info:
+        h.create(
+            svc(
+                clusterIP="10.0.0.1",
+                clusterIPs=["None", "10.0.0.1", "fd00::1"],
+                ipFamilies=["IPv4", "IPv5"],
+                ipFamilyPolicy="DualStack",
+            )
+        )
+    ips = '[]string{"None", "10.0.0.1", "fd00::1"}'
+    assert invalid_text(info.value) == (
+        f"[spec.clusterIPs: Invalid value: {ips}: first value must match `clusterIP`, "
+        f"spec.ipFamilies[1]: {UNSUPPORTED_FAMILY.format('IPv5')}, "
+        'spec.ipFamilyPolicy: Unsupported value: "DualStack": supported values: '
+        '"PreferDualStack", "RequireDualStack", "SingleStack", '
+        f"spec.clusterIPs: Invalid value: {ips}: 'None' must be the first and only value, "
+        f"spec.clusterIPs: Invalid value: {ips}: may only hold up to 2 values]"
+    )
+    assert h.state() == before
+
+
+@pytest.mark.parametrize(
+    ("ips", "expected"),
+    [
+        pytest.param(
+            ["10.0.0.1", "fd00::1", "10.0.0.2"],
+            'spec.clusterIPs: Invalid value: []string{"10.0.0.1", "fd00::1", "10.0.0.2"}: '
+            "may only hold up to 2 values",
+            id="v4-v6-v4-only-max-two",
+        ),
+        pytest.param(
+            ["10.0.0.1", "10.0.0.2"],
+            'spec.clusterIPs: Invalid value: []string{"10.0.0.1", "10.0.0.2"}: '
+            "may specify no more than one IP for each IP family",
+            id="v4-v4",
+        ),
+        pytest.param(
+            ["10.0.0.1", "::ffff:10.0.0.2"],
+            'spec.clusterIPs: Invalid value: []string{"10.0.0.1", "::ffff:10.0.0.2"}: '
+            "may specify no more than one IP for each IP family",
+            id="v4-mapped-counts-as-v4",
+        ),
+        pytest.param(
+            ["10.0.0.1", "None"],
+            'spec.clusterIPs[1]: Invalid value: "None": must be a valid IP address, '
+            "(e.g. 10.9.8.7 or 2001:db8::ffff)",
+            id="none-second-is-an-ip-error",
+        ),
+        pytest.param(
+            ["10.0.0.1", "x", "y"],
+            '[spec.clusterIPs[1]: Invalid value: "x": must be a valid IP address, '
+            "(e.g. 10.9.8.7 or 2001:db8::ffff), "
+            'spec.clusterIPs[2]: Invalid value: "y": must be a valid IP address, '
+            "(e.g. 10.9.8.7 or 2001:db8::ffff), "
+            'spec.clusterIPs: Invalid value: []string{"10.0.0.1", "x", "y"}: '
+            "may only hold up to 2 values]",
+            id="bad-ips-then-max-two-then-stop",
+        ),
+    ],
+)
+def test_create_cluster_ips_list_rules_give_upstream_error(ips, expected):
+    h = Harness((V4, V6))
+    with pytest.raises(InvalidServiceError) as info:
+        h.create(svc(clusterIP=ips[0], clusterIPs=ips, ipFamilyPolicy=R))
+    assert invalid_text(info.value) == expected
+
+
+HEADLESS_CASES = [
+    # (id, cluster, spec fields, expected (policy, families) or error)
+    ("unset-v6", "v6", {}, (R, ["IPv6", "IPv4"])),
+    ("unset-IPv4-on-v6", "v6", {"ipFamilies": ["IPv4"]}, (R, ["IPv4", "IPv6"])),
+    ("single-IPv4-on-v6", "v6", {"ipFamilyPolicy": S, "ipFamilies": ["IPv4"]}, (S, ["IPv4"])),
+    ("single-unset-v6", "v6", {"ipFamilyPolicy": S}, (S, ["IPv6"])),
+    ("prefer-unset-v6", "v6", {"ipFamilyPolicy": P}, (P, ["IPv6", "IPv4"])),
+    ("require-v4-first-on-v6v4", "v6v4", {"ipFamilies": ["IPv4"]}, (R, ["IPv4", "IPv6"])),
+    ("single-v6v4", "v6v4", {"ipFamilyPolicy": S}, (S, ["IPv6"])),
+    ("prefer-v4v6", "v4v6", {"ipFamilyPolicy": P}, (P, ["IPv4", "IPv6"])),
+    (
+        "two-families-single",
+        "v6",
+        {"ipFamilyPolicy": S, "ipFamilies": ["IPv6", "IPv4"]},
+        MULTI_FAM,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields", "expected"),
+    [pytest.param(k, f, e, id=i) for i, k, f, e in HEADLESS_CASES],
+)
+def test_create_headless_selectorless_families_not_checked_against_cluster(kind, fields, expected):
+    """TestCreateInitIPFields ("headless+selectorless" cases): RequireDualStack by
+    default, families completed and never checked against the cluster."""
+    h = Harness(CLUSTERS[kind])
+    spec = svc(selector=False, ports=False, clusterIP="None", **fields)
+    if isinstance(expected, str):
+        with pytest.raises(InvalidServiceError) as info:
+            h.create(spec)
+        assert invalid_text(info.value) == expected
+        return
+    got = h.create(spec)["spec"]
+    assert (got["ipFamilyPolicy"], got["ipFamilies"], got["clusterIPs"]) == (
+        *expected,
+        ["None"],
+    )
+    assert h.allocated() == set()
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields", "expected"),
+    [
+        pytest.param("v6", {"ipFamilies": ["IPv4"]}, fam_not_configured(0, "IPv4"), id="v6"),
+        pytest.param("v6", {"ipFamilyPolicy": R}, NOT_DUAL, id="require-v6"),
+        pytest.param("v6v4", {}, (S, ["IPv6"]), id="v6v4-default"),
+        pytest.param("v6v4", {"ipFamilyPolicy": R}, (R, ["IPv6", "IPv4"]), id="v6v4-require"),
+    ],
+)
+def test_create_headless_with_selector_checked_like_headful(kind, fields, expected):
+    h = Harness(CLUSTERS[kind])
+    spec = svc(clusterIP="None", **fields)
+    if isinstance(expected, str):
+        with pytest.raises(InvalidServiceError) as info:
+            h.create(spec)
+        assert invalid_text(info.value) == expected
+        return
+    got = h.create(spec)["spec"]
+    assert (got["ipFamilyPolicy"], got["ipFamilies"]) == expected
+    assert h.allocated() == set()
+
+
+def test_create_family_appended_from_second_cluster_ip():
+    """initIPFamilyFields step 7: ipFamilies [IPv4] + two clusterIPs -> both families."""
+    h = Harness((V6, V4))
+    got = h.create(
+        svc(
+            ipFamilyPolicy=P,
+            ipFamilies=["IPv4"],
+            clusterIP="10.0.0.5",
+            clusterIPs=["10.0.0.5", "fd00::5"],
+        )
+    )["spec"]
+    assert got["ipFamilies"] == ["IPv4", "IPv6"]
+    assert got["clusterIPs"] == ["10.0.0.5", "fd00::5"]
+    assert h.allocated() == {"10.0.0.5", "fd00::5"}
+
+
+def test_create_second_ip_of_unconfigured_family_stops_before_not_dual():
+    """Step 7's error fails the request at step 8, before step 10 (E_not_dual)."""
+    h = Harness((V4,))
+    with pytest.raises(InvalidServiceError) as info:
+        h.create(svc(ipFamilyPolicy=R, clusterIP="10.0.0.5", clusterIPs=["10.0.0.5", "fd00::5"]))
+    assert invalid_text(info.value) == (
+        'spec.clusterIPs[1]: Invalid value: []string{"10.0.0.5", "fd00::5"}: '
+        "IPv6 is not configured on this cluster"
+    )
+
+
+def test_update_shrink_errors_accumulate_with_multi_family_error():
+    """Step 5's E_rel_ip and step 6 accumulate; one bracketed response."""
+    h = Harness((V4, V6))
+    v4, _ = h.create(svc(ipFamilyPolicy=R))["spec"]["clusterIPs"]
+    before = h.state()
+    with pytest.raises(InvalidServiceError) as info:
+        h.update(svc(ipFamilyPolicy=R, clusterIP=v4, clusterIPs=[v4], ipFamilies=["IPv4"]))
+    assert invalid_text(info.value) == (
+        '[spec.ipFamilyPolicy: Invalid value: "RequireDualStack": must be '
+        "'SingleStack' to release the secondary cluster IP, "
+        'spec.ipFamilyPolicy: Invalid value: "RequireDualStack": must be '
+        "'SingleStack' to release the secondary IP family]"
+    )
+    assert h.state() == before
+
+
+def test_update_nil_policy_prints_quoted_null():
+    """apimachinery prints a nil pointer value as the string "null", Go-quoted."""
+    rules = ServiceRules.for_families(["IPv4", "IPv6"])
+    new = _stored(clusterIPs=["10.0.0.1"], ipFamilies=["IPv4"])
+    del new["spec"]["ipFamilyPolicy"]
+    errs = validate_service_update(new, _stored(), rules)
+    assert [str(e) for e in errs] == [
+        'spec.ipFamilyPolicy: Invalid value: "null": must be set to '
+        "'SingleStack' when releasing the secondary clusterIP",
+        'spec.ipFamilyPolicy: Invalid value: "null": must be set to '
+        "'SingleStack' when releasing the secondary ipFamily",
+    ]
+
+
+def test_update_primary_cluster_ip_unset_absent_list_prints_nil_slice():
+    """An absent clusterIPs is Go's nil slice: ``[]string(nil)``, not ``"null"``."""
+    rules = ServiceRules.for_families(["IPv4", "IPv6"])
+    new = _stored(clusterIP="", clusterIPs=[], ipFamilies=["IPv4"], ipFamilyPolicy=S)
+    errs = validate_service_update(new, _stored(), rules, request_ips=None)
+    assert str(errs[0]) == (
+        "spec.clusterIPs[0]: Invalid value: []string(nil): primary clusterIP can not be unset"
+    )
+
+
+def test_update_family_swap_same_message_twice_deduplicated():
+    """The ``spec.ipFamilies[0]`` path quirk makes both indices one message: once."""
+    rules = ServiceRules.for_families(["IPv4", "IPv6"])
+    new = _stored(ipFamilies=["IPv6", "IPv4"])
+    errs = [e for e in validate_service_update(new, _stored(), rules) if "ipFamilies" in e.field]
+    assert len(errs) == 2
+    text = str(InvalidServiceError("web", errs))
+    assert text.startswith(
+        'Service "web" is invalid: spec.ipFamilies[0]: Invalid value: '
+        '[]core.IPFamily{"IPv6", "IPv4"}: may not change once set'
+    )
+    assert text.count("may not change once set") == 1
+
+
+@pytest.mark.parametrize(
+    ("ip", "expected"),
+    [
+        pytest.param("::ffff:010.0.0.1", "must not have leading 0s", id="mapped-leading-zero"),
+        pytest.param("::ffff:10.0.0.1", "must not be an IPv4-mapped IPv6 address", id="mapped"),
+        pytest.param("010.0.0.1", "must not have leading 0s", id="leading-zero"),
+        pytest.param("fd00::0001", None, id="ipv6-group-zeros-allowed"),
+        pytest.param("fd00:0::1", None, id="ipv6-non-canonical-allowed"),
+    ],
+)
+def test_create_strict_ip_validation_rejects_as_netip_does(ip, expected):
+    """IsValidIPForLegacyField in strict mode: netip.ParseAddr's failure is "leading
+    0s" (a mapped text with a zero-padded octet fails to parse, so it is not also
+    "IPv4-mapped"); IPv6 spelling is never refused."""
+    h = Harness((V4, V6), version="1.33", gates={"StrictIPCIDRValidation": True})
+    if expected is None:
+        assert h.create(svc(clusterIP=ip))["spec"]["clusterIPs"] == [ip]
+        return
+    with pytest.raises(InvalidServiceError) as info:
+        h.create(svc(clusterIP=ip))
+    assert invalid_text(info.value) == f'spec.clusterIPs[0]: Invalid value: "{ip}": {expected}'
+
+
+@pytest.mark.parametrize(
+    ("ip", "expected"),
+    [
+        pytest.param(
+            "::FFFF:10.0.0.1",
+            'spec.clusterIPs[0]: IPv6 address "::FFFF:10.0.0.1" is not in RFC 5952 '
+            'canonical format ("::ffff:10.0.0.1"), which may cause controller apply-loops',
+            id="mapped-upper-case",
+        ),
+        pytest.param(
+            "0:0:0:0:0:ffff:10.0.0.1",
+            'spec.clusterIPs[0]: IPv6 address "0:0:0:0:0:ffff:10.0.0.1" is not in RFC '
+            '5952 canonical format ("::ffff:10.0.0.1"), which may cause controller '
+            "apply-loops",
+            id="mapped-long-form",
+        ),
+    ],
+)
+def test_ip_warnings_legacy_mapped_non_canonical_warned_in_netip_form(ip, expected):
+    """pkg/api/service/warnings.go (1.27-1.32): netip keeps a mapped address in IPv6
+    form, so only its non-canonical spellings warn."""
+    rules = ServiceRules.for_families(["IPv4", "IPv6"], version="1.30")
+    assert ip_warnings({"clusterIP": ip, "clusterIPs": [ip]}, rules) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("version", "ip", "detail"),
+    [
+        pytest.param(
+            "1.30",
+            "192.168.001.1",
+            "failed to allocate IP 192.168.001.1: the provided IP (192.168.1.1) is not in "
+            "the valid range. The range of valid IPs is 10.0.0.0/16",
+            id="typed-vs-canonical",
+        ),
+        pytest.param(
+            "1.30",
+            "::ffff:1.1.1.1",
+            "failed to allocate IP ::ffff:1.1.1.1: the provided IP (1.1.1.1) is not in the "
+            "valid range. The range of valid IPs is 10.0.0.0/16",
+            id="mapped-shown-as-ipv4",
+        ),
+        pytest.param(
+            "1.34",
+            "::ffff:1.1.1.1",
+            "failed to allocate IP ::ffff:1.1.1.1: the provided network does not match "
+            "the current range",
+            id="multicidr",
+        ),
+    ],
+)
+def test_create_out_of_range_shows_typed_ip_and_go_text(version, ip, detail):
+    h = Harness((V4, V6), version=version)
+    with pytest.raises(InvalidServiceError) as info:
+        h.create(svc(clusterIP=ip))
+    assert (
+        invalid_text(info.value) == f'spec.clusterIPs: Invalid value: []string{{"{ip}"}}: {detail}'
+    )
+
+
+def test_create_typed_ip_stored_as_typed_and_released_by_value():
+    h = Harness((V4, V6))
+    got = h.create(svc(ipFamilyPolicy=P, clusterIP="010.000.000.011"))["spec"]
+    assert got["clusterIPs"][0] == "010.000.000.011"
+    assert "10.0.0.11" in h.allocated()
+    for family, ip in service_addresses(h.stored["web"]):
+        h.allocators[family].release(ip)
+    assert h.allocated() == set()
