@@ -279,9 +279,11 @@ class ClusterConfig:
                     continue
                 gates.extend(pairs)
                 # pflag wraps what featureGate.Set returns, unknown and locked gates
-                # included; Set stops at its first error.
+                # included, and stops at the first occurrence that fails. (Set itself
+                # may report several gates of one value; upstream's order is Go map
+                # order, the library's the order given.)
                 _, resolve_errors, _ = rules.resolve_gates(dict(pairs), profile)
-                gate_errors.extend(prefix + message for message in resolve_errors[:1])
+                gate_errors.extend(prefix + message for message in resolve_errors)
         config = cls.__new__(cls)
         config._setup(
             _Inputs(

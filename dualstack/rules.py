@@ -689,8 +689,8 @@ def node_mask_sizes(
                 return {}, with_hint(
                     "usage of --node-cidr-mask-size is not allowed with dual-stack clusters",
                     f"with IPv6DualStack on, {profile.version} takes "
-                    "--node-cidr-mask-size-ipv4 and --node-cidr-mask-size-ipv6 instead, "
-                    "even for a single-stack cluster",
+                    f"{_per_family_flags(mask, mask_v4, mask_v6)} instead, even for a "
+                    "single-stack cluster",
                 )
             return {
                 IPFamily.IPv4: mask_v4 or DEFAULT_NODE_MASK[IPFamily.IPv4],
@@ -710,9 +710,7 @@ def node_mask_sizes(
         if mask is not None:
             return {}, with_hint(
                 "usage of --node-cidr-mask-size is not allowed with dual-stack clusters",
-                f"use --node-cidr-mask-size-ipv4={mask_v4 or mask} and "
-                f"--node-cidr-mask-size-ipv6={mask_v6 or DEFAULT_NODE_MASK[IPFamily.IPv6]} "
-                "instead",
+                f"use {_per_family_flags(mask, mask_v4, mask_v6)} instead",
             )
         return {
             IPFamily.IPv4: mask_v4 or DEFAULT_NODE_MASK[IPFamily.IPv4],
@@ -721,11 +719,17 @@ def node_mask_sizes(
     family = families[0] if families else IPFamily.IPv4
     if mask is not None:
         if mask_v4 is not None or mask_v6 is not None:
+            given = " and ".join(
+                f"--node-cidr-mask-size-{f.name.lower()}={v}"
+                for f, v in ((IPFamily.IPv4, mask_v4), (IPFamily.IPv6, mask_v6))
+                if v is not None
+            )
             return {}, with_hint(
                 "usage of --node-cidr-mask-size-ipv4 and --node-cidr-mask-size-ipv6 is not "
                 "allowed if --node-cidr-mask-size is set. For dual-stack clusters please "
                 "unset it and use IPFamily specific flags",
-                "give either --node-cidr-mask-size or the per-family flags, not both",
+                f"for this single-stack {family} cluster keep --node-cidr-mask-size={mask} "
+                f"and drop {given}, or drop --node-cidr-mask-size",
             )
         masks = dict(DEFAULT_NODE_MASK)
         masks[family] = mask
@@ -744,6 +748,19 @@ def node_mask_sizes(
         IPFamily.IPv4: mask_v4 or DEFAULT_NODE_MASK[IPFamily.IPv4],
         IPFamily.IPv6: mask_v6 or DEFAULT_NODE_MASK[IPFamily.IPv6],
     }, None
+
+
+def _per_family_flags(mask: int | None, mask_v4: int | None, mask_v6: int | None) -> str:
+    """The per-family flags that replace ``--node-cidr-mask-size`` (for a hint).
+
+    The single value moves to the family whose width it fits (a value above 32 can only
+    be meant for IPv6); the other family keeps its given flag or its default.
+    """
+    v4 = mask_v4 or (mask if mask is not None and mask <= 32 else None)
+    v6 = mask_v6 or (mask if mask is not None and mask > 32 else None)
+    v4 = v4 or DEFAULT_NODE_MASK[IPFamily.IPv4]
+    v6 = v6 or DEFAULT_NODE_MASK[IPFamily.IPv6]
+    return f"--node-cidr-mask-size-ipv4={v4} and --node-cidr-mask-size-ipv6={v6}"
 
 
 def node_mask_width_error(

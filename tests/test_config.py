@@ -1523,17 +1523,20 @@ def test_from_flags_feature_gates_several_with_spaces_and_repeated_merge():
     assert config.service_allocator == "bitmap"
 
 
-def test_from_flags_first_gate_error_only():
+def test_from_flags_gate_errors_of_the_first_failing_occurrence_only():
+    # pflag stops at the first --feature-gates value that fails to Set.
+    value = "IPv6DualStack=true,ServiceIPStaticSubrange=false"
     with pytest.raises(ConfigError) as excinfo:
         from_flags(
             "--cluster-cidr=10.0.0.0/8",
-            "--feature-gates=IPv6DualStack=true,ServiceIPStaticSubrange=false",
+            f"--feature-gates={value}",
             "--feature-gates=Bad",
             version="1.30",
         )
+    prefix = f'invalid argument "{value}" for "--feature-gates" flag: '
     assert errors_of(excinfo) == [
-        'invalid argument "IPv6DualStack=true,ServiceIPStaticSubrange=false" for '
-        '"--feature-gates" flag: unrecognized feature gate: IPv6DualStack'
+        prefix + "unrecognized feature gate: IPv6DualStack",
+        prefix + "unrecognized feature gate: ServiceIPStaticSubrange",
     ]
 
 

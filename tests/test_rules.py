@@ -868,3 +868,44 @@ def test_apiserver_service_range_upstream_test_validate_max_cidr_range(cidr, exp
     gates, _, _ = rules.resolve_gates({}, profile)
     errors = rules.apiserver_service_range(cidr, profile, gates).errors
     assert [e.split(SEP)[0] for e in errors] == ([expected] if expected else [])
+
+
+@pytest.mark.parametrize(
+    ("cidrs", "flags", "version", "gate", "hint"),
+    [
+        (
+            "10.0.0.0/8,fd00::/48",
+            (64, None, None),
+            "1.37",
+            True,
+            "--node-cidr-mask-size-ipv4=24 and --node-cidr-mask-size-ipv6=64",
+        ),
+        (
+            "10.0.0.0/8,fd00::/48",
+            (26, None, 60),
+            "1.37",
+            True,
+            "--node-cidr-mask-size-ipv4=26 and --node-cidr-mask-size-ipv6=60",
+        ),
+        (
+            "10.0.0.0/8",
+            (26, None, None),
+            "1.17",
+            True,
+            "--node-cidr-mask-size-ipv4=26 and --node-cidr-mask-size-ipv6=64",
+        ),
+        (
+            "10.0.0.0/8",
+            (20, None, 60),
+            "1.37",
+            False,
+            "keep --node-cidr-mask-size=20 and drop --node-cidr-mask-size-ipv6=60",
+        ),
+    ],
+    ids=["dual-64-goes-to-ipv6", "dual-keeps-given", "1.17-gate-on", "single-stack-mixed"],
+)
+def test_node_mask_sizes_hint_names_flags_that_work(cidrs, flags, version, gate, hint):
+    pools = tuple(CIDRPool(c) for c in cidrs.split(","))
+    masks, error = rules.node_mask_sizes(pools, *flags, Profile.for_version(version), gate)
+    assert masks == {} and error is not None
+    assert hint in error.split(SEP)[1]
