@@ -477,7 +477,7 @@ def apiserver_service_range(
         errors.append(
             with_hint(
                 "--service-cluster-ip-range must not contain more than two entries",
-                f"give one IPv4 and one IPv6 range, not {len(entries)}",
+                _two_ranges_hint(entries),
             )
         )
     limits = service_flag_limits_apply(gates, profile)
@@ -550,13 +550,28 @@ def _mask(family: IPFamily, prefixlen: int) -> int:
 # ---------------------------------------------------------------------------------------
 
 
+def _two_ranges_hint(entries: list[str]) -> str:
+    """What to give instead of more than two service ranges: the first of each family."""
+    first: dict[IPFamily, str] = {}
+    for entry in entries:
+        pool = _parse(entry)
+        if pool is not None:
+            first.setdefault(pool.family, pool.cidr)
+    if len(first) == 2:
+        return (
+            "keep one range per family, e.g. "
+            f"--service-cluster-ip-range={','.join(first.values())}"
+        )
+    return f"give at most two entries, one IPv4 and one IPv6 range, not {len(entries)}"
+
+
 def kcm_option_errors(service_flag: str) -> list[str]:
     """kube-controller-manager's options validation of its service range (node §2.4)."""
     if service_flag and len(service_flag.split(",")) > 2:
         return [
             with_hint(
                 "--service-cluster-ip-range can not contain more than two entries",
-                "give at most one IPv4 and one IPv6 range",
+                _two_ranges_hint(service_flag.split(",")),
             )
         ]
     return []

@@ -909,3 +909,12 @@ def test_node_mask_sizes_hint_names_flags_that_work(cidrs, flags, version, gate,
     masks, error = rules.node_mask_sizes(pools, *flags, Profile.for_version(version), gate)
     assert masks == {} and error is not None
     assert hint in error.split(SEP)[1]
+
+
+def test_more_than_two_service_ranges_hint_keeps_first_of_each_family():
+    flag = "10.0.0.0/16,10.1.0.0/16,fd00::/112"
+    (kcm,) = rules.kcm_option_errors(flag)
+    profile = Profile.for_version("1.37")
+    apiserver = rules.apiserver_service_range(flag, profile, rules.resolve_gates({}, profile)[0])
+    for message in (kcm, apiserver.errors[0]):
+        assert "--service-cluster-ip-range=10.0.0.0/16,fd00::/112" in message.split(SEP)[1]
