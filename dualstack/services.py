@@ -1561,9 +1561,14 @@ def _ga_write(
         # every address is "pick one": no transaction needed (the common create)
         families = [_FAMILY_BY_NAME[fam] for fam in alloc_families]
         return _ga_create_dynamic(obj, spec, families, rules, allocators)
-    if old is None or not _gets_addresses(old):
+    if old is None or old.get("type") == _EXTERNAL_NAME:
         if alloc_families:
             requests, shown = _ga_requests(spec, alloc_families)
+    elif not _gets_addresses(old):
+        # A Service that was headless gets no ClusterIP management on update (alloc.go
+        # updateClusterIPs): a request for an address is refused by "may not change
+        # once set", never by the allocator.
+        pass
     elif not _gets_addresses(spec):
         if spec.get("type") == _EXTERNAL_NAME:
             release = service_addresses(old_obj)  # type: ignore[arg-type]

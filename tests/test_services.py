@@ -1765,3 +1765,27 @@ def test_create_typed_ip_stored_as_typed_and_released_by_value():
     for family, ip in service_addresses(h.stored["web"]):
         h.allocators[family].release(ip)
     assert h.allocated() == set()
+
+
+@pytest.mark.parametrize(
+    "ip",
+    [
+        pytest.param("10.0.0.10", id="taken"),
+        pytest.param("1.1.1.1", id="out-of-range"),
+        pytest.param("10.0.0.11", id="free"),
+    ],
+)
+def test_update_headless_to_address_refused_by_immutability_not_allocator(ip):
+    """alloc.go updateClusterIPs returns early for a Service that was headless: the
+    update fails in validateUpgradeDowngradeClusterIPs, never in the allocator, and
+    nothing is allocated."""
+    h = Harness((V4, V6))
+    h.create(svc(clusterIP="10.0.0.10"), "taken")
+    h.create(svc(clusterIP="None"))
+    before = h.state()
+    with pytest.raises(InvalidServiceError) as info:
+        h.update(svc(clusterIP=ip))
+    assert invalid_text(info.value) == (
+        f'spec.clusterIPs[0]: Invalid value: []string{{"{ip}"}}: may not change once set'
+    )
+    assert h.state() == before
