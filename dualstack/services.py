@@ -1505,8 +1505,23 @@ def update_checked(
     old = _copy(stored)
     if rules.profile.service_api == "alpha":
         return _alpha_update(obj, old, rules, allocators)
-    default_on_read(old, rules)
+    if rules.dual_stack or _dual_stack_fields_in_use(old["spec"]):
+        default_on_read(old, rules)
+    elif old["spec"].get("clusterIP") and not old["spec"].get("clusterIPs"):
+        # Without IPv6DualStack a stored object that uses no dual-stack field keeps
+        # none: only the plural clusterIPs is synthesised, so the update below drops
+        # the fields as on create instead of upgrading the Service (§3.3a).
+        old["spec"]["clusterIPs"] = [old["spec"]["clusterIP"]]
     return _ga_write(obj, old, rules, allocators, rngs)
+
+
+def _dual_stack_fields_in_use(spec: Mapping[str, Any]) -> bool:
+    """strategy ``serviceDualStackFieldsInUse``: a policy, families or two clusterIPs."""
+    return (
+        spec.get("ipFamilyPolicy") is not None
+        or bool(spec.get("ipFamilies"))
+        or len(spec.get("clusterIPs") or ()) > 1
+    )
 
 
 def service_addresses(stored: Mapping[str, Any]) -> list[tuple[IPFamily, str]]:
@@ -1536,7 +1551,7 @@ def _ga_write(
     if old is not None:
         patch_allocated_values(spec, old)
     normalize_cluster_ips(spec, old)
-    gate_off = not rules.dual_stack and not (old is not None and old.get("ipFamilies"))
+    gate_off = not rules.dual_stack and not (old is not None and _dual_stack_fields_in_use(old))
     if gate_off:
         # dropServiceDisabledFields: without IPv6DualStack the dual-stack fields are
         # dropped and a Service has one address, from the primary range (§3.3a).

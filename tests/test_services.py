@@ -1789,3 +1789,36 @@ def test_update_headless_to_address_refused_by_immutability_not_allocator(ip):
         f'spec.clusterIPs[0]: Invalid value: []string{{"{ip}"}}: may not change once set'
     )
     assert h.state() == before
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"ipFamilyPolicy": R}, id="require"),
+        pytest.param({"ipFamilyPolicy": P, "ipFamilies": ["IPv4", "IPv6"]}, id="prefer-two"),
+        pytest.param({"ipFamilyPolicy": P, "ipFamilies": ["IPv6"]}, id="prefer-other-family"),
+    ],
+)
+def test_update_gate_off_1_20_stored_single_stack_never_upgraded(fields):
+    """strategy dropServiceDisabledFields (1.20, IPv6DualStack off): a stored object
+    using no dual-stack field keeps none on update, whatever the request carries; the
+    families default-on-read would add must not count as "in use"."""
+    h = Harness((V4, V6), version="1.20")
+    ip = h.create(svc())["spec"]["clusterIP"]
+    before = h.state()
+    got = h.update(svc(**fields))["spec"]
+    assert got["clusterIPs"] == [ip]
+    for key in ("ipFamilies", "ipFamilyPolicy"):
+        assert key not in got
+    assert h.state() == before
+
+
+def test_update_gate_off_1_20_fields_in_use_are_kept():
+    """A Service that already uses the fields (created with the gate on) keeps them."""
+    on = Harness((V4, V6), version="1.20", gates={"IPv6DualStack": True})
+    stored = on.create(svc(ipFamilyPolicy=R))
+    off = Harness((V4, V6), version="1.20")
+    off.allocators, off.rngs, off.stored = on.allocators, on.rngs, on.stored
+    got = off.update(stored["spec"])["spec"]
+    assert got["ipFamilies"] == ["IPv4", "IPv6"]
+    assert got["clusterIPs"] == stored["spec"]["clusterIPs"]
