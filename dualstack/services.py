@@ -544,8 +544,10 @@ def apply_v1_defaults(obj: Manifest, rules: ServiceRules) -> None:
     ``type`` -> ``ClusterIP``; ``sessionAffinity`` -> ``None``; each port's ``protocol``
     -> ``TCP`` and ``targetPort`` -> its ``port``. From 1.23 also
     ``internalTrafficPolicy`` -> ``Cluster`` (ClusterIP, NodePort, LoadBalancer) and
-    ``allocateLoadBalancerNodePorts`` -> true (LoadBalancer). No IP-family field is
-    defaulted here.
+    ``allocateLoadBalancerNodePorts`` -> true (LoadBalancer). From 1.23 no IP-family
+    field is defaulted here; 1.20-1.22 with ``IPv6DualStack`` on default a missing
+    ``ipFamilyPolicy`` to ``RequireDualStack`` when the request carries two
+    ``clusterIPs`` or two ``ipFamilies`` (§3.3a).
     """
     spec = obj["spec"]
     svc_type = spec.get("type") or "ClusterIP"
@@ -557,6 +559,17 @@ def apply_v1_defaults(obj: Manifest, rules: ServiceRules) -> None:
             port["protocol"] = "TCP"
         if port.get("targetPort") in (None, 0, "") and "port" in port:
             port["targetPort"] = port["port"]
+    if (
+        rules.profile.service_rules != "1.23"
+        and rules.dual_stack
+        and svc_type != _EXTERNAL_NAME
+        and spec.get("ipFamilyPolicy") is None
+        and (len(spec.get("clusterIPs") or ()) == 2 or len(spec.get("ipFamilies") or ()) == 2)
+    ):
+        # 1.20-1.22 (gate on): two clusterIPs or two families in the request meant
+        # RequireDualStack. v1 defaulting sees the request as sent, so this also wins
+        # over the stored policy an update would otherwise inherit (§3.3a).
+        spec["ipFamilyPolicy"] = _REQUIRE
     if rules.profile.service_rules == "1.23":
         if svc_type in _HEADFUL_TYPES and not spec.get("internalTrafficPolicy"):
             spec["internalTrafficPolicy"] = "Cluster"

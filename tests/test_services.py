@@ -1822,3 +1822,25 @@ def test_update_gate_off_1_20_fields_in_use_are_kept():
     got = off.update(stored["spec"])["spec"]
     assert got["ipFamilies"] == ["IPv4", "IPv6"]
     assert got["clusterIPs"] == stored["spec"]["clusterIPs"]
+
+
+@pytest.mark.parametrize("version", ["1.21", "1.22"])
+def test_update_two_cluster_ips_without_policy_1_21_defaults_require_over_stored(version):
+    """v1 defaulting (1.20-1.22) sees the request before any stored policy is
+    inherited: two clusterIPs and no policy mean RequireDualStack on update too."""
+    h = Harness((V4, V6), version=version)
+    stored = h.create(svc(ipFamilyPolicy=P))["spec"]
+    ips = stored["clusterIPs"]
+    got = h.update(svc(clusterIP=ips[0], clusterIPs=ips))["spec"]
+    assert got["ipFamilyPolicy"] == R
+    assert got["clusterIPs"] == ips
+
+
+@pytest.mark.parametrize("version", ["1.21", "1.23"])
+def test_update_without_ip_fields_inherits_stored_policy(version):
+    """Fields filled by patchAllocatedValues are not in the request: no defaulting."""
+    h = Harness((V4, V6), version=version)
+    stored = h.create(svc(ipFamilyPolicy=P))["spec"]
+    got = h.update(svc())["spec"]
+    assert got["ipFamilyPolicy"] == P
+    assert got["clusterIPs"] == stored["clusterIPs"]
