@@ -1844,3 +1844,28 @@ def test_update_without_ip_fields_inherits_stored_policy(version):
     got = h.update(svc())["spec"]
     assert got["ipFamilyPolicy"] == P
     assert got["clusterIPs"] == stored["clusterIPs"]
+
+
+def test_update_prefer_freeze_lifted_by_type_change():
+    """isMatchingPreferDualStackClusterIPFields requires the same type: a NodePort
+    change of a frozen Service on a cluster that lost IPv6 is checked in full."""
+    h = Harness((V4, V6))
+    stored = h.create(svc(ipFamilyPolicy=P))["spec"]
+    single = h.with_families((V4,))
+    assert single.update(dict(stored))["spec"]["clusterIPs"] == stored["clusterIPs"]
+    with pytest.raises(InvalidServiceError) as info:
+        single.update(dict(stored, type="NodePort"))
+    assert invalid_text(info.value) == fam_not_configured(1, "IPv6")
+
+
+def test_update_prefer_freeze_needs_policy_in_request():
+    """The stored manifest minus ``ipFamilyPolicy`` is not frozen: the inherited
+    PreferDualStack is completed after the cluster gained IPv6 (§3.6)."""
+    h = Harness((V4,))
+    stored = h.create(svc(ipFamilyPolicy=P))["spec"]
+    dual = h.with_families((V4, V6))
+    spec = {k: v for k, v in stored.items() if k != "ipFamilyPolicy"}
+    got = dual.update(spec)["spec"]
+    assert (got["ipFamilyPolicy"], got["ipFamilies"]) == (P, ["IPv4", "IPv6"])
+    assert got["clusterIPs"][0] == stored["clusterIP"]
+    assert len(got["clusterIPs"]) == 2
