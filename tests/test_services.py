@@ -1869,3 +1869,100 @@ def test_update_prefer_freeze_needs_policy_in_request():
     assert (got["ipFamilyPolicy"], got["ipFamilies"]) == (P, ["IPv4", "IPv6"])
     assert got["clusterIPs"][0] == stored["clusterIP"]
     assert len(got["clusterIPs"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("version", "cidrs", "ip", "detail"),
+    [
+        pytest.param(
+            "1.33",
+            (V4,),
+            "1.1.1.1",
+            "the provided network does not match the current range",
+            id="1.33-outside-cidr",
+        ),
+        pytest.param(
+            "1.33",
+            (V4,),
+            "10.0.0.0",
+            "the provided network does not match the current range",
+            id="1.33-network-address",
+        ),
+        pytest.param(
+            "1.33",
+            (V4,),
+            "10.0.255.255",
+            "the provided network does not match the current range",
+            id="1.33-broadcast",
+        ),
+        pytest.param(
+            "1.33",
+            ("fd00::/64",),
+            "fd00::1:0",
+            "the provided IP (fd00::1:0) is not in the valid range. The range of valid IPs "
+            "is fd00::/64",
+            id="1.33-ipv6-past-bitmap-window",
+        ),
+        pytest.param(
+            "1.34",
+            (V6,),
+            "fd01::1",
+            "the provided network does not match the current range",
+            id="1.34-ipv6-outside",
+        ),
+    ],
+)
+def test_create_requested_ip_not_served_text_multicidr(version, cidrs, ip, detail):
+    """§1.14: the allocator text of v1.33 (dual-write bitmap first) and v1.34+."""
+    h = Harness(cidrs, version=version)
+    before = h.state()
+    with pytest.raises(InvalidServiceError) as info:
+        h.create(svc(clusterIP=ip))
+    assert invalid_text(info.value) == (
+        f'spec.clusterIPs: Invalid value: []string{{"{ip}"}}: failed to allocate IP {ip}: {detail}'
+    )
+    assert h.state() == before
+
+
+def test_create_1_34_ipv6_past_old_window_allocated():
+    h = Harness(("fd00::/64",), version="1.34")
+    assert h.create(svc(clusterIP="fd00::1:0"))["spec"]["clusterIP"] == "fd00::1:0"
+
+
+@pytest.mark.parametrize(
+    ("version", "detail"),
+    [
+        pytest.param(
+            "1.16",
+            "provided IP is not in the valid range. The range of valid IPs is 10.0.0.0/16",
+            id="1.16",
+        ),
+        pytest.param(
+            "1.19",
+            "provided IP is not in the valid range. The range of valid IPs is 10.0.0.0/16",
+            id="1.19",
+        ),
+    ],
+)
+def test_alpha_create_out_of_range_on_singular_path(version, detail):
+    """§3.2: the alpha era reports on ``spec.clusterIP`` with the IP as the value."""
+    h = Harness((V4,), version=version)
+    with pytest.raises(InvalidServiceError) as info:
+        h.create(svc(clusterIP="1.1.1.1"))
+    assert invalid_text(info.value) == f'spec.clusterIP: Invalid value: "1.1.1.1": {detail}'
+
+
+def test_update_headless_to_external_name_releases_nothing():
+    h = Harness((V4, V6))
+    h.create(svc(clusterIP="None"))
+    outcome = update_service(
+        {
+            "metadata": {"name": "web"},
+            "spec": {"type": "ExternalName", "externalName": "db.example.com"},
+        },
+        h.stored["web"],
+        h.rules,
+        h.allocators,
+    )
+    assert outcome.release == ()
+    assert "clusterIPs" not in outcome.service["spec"]
