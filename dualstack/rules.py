@@ -715,7 +715,9 @@ def node_mask_sizes(
             return {}, with_hint(
                 "usage of --node-cidr-mask-size-ipv4 and --node-cidr-mask-size-ipv6 are "
                 "not allowed with non dual-stack clusters",
-                "without IPv6DualStack use --node-cidr-mask-size, or turn the gate on",
+                f"without IPv6DualStack give one --node-cidr-mask-size="
+                f"{mask_v4 or mask_v6} for every family, or set "
+                "--feature-gates=IPv6DualStack=true",
             )
         if mask is not None:
             return {IPFamily.IPv4: mask, IPFamily.IPv6: mask}, None

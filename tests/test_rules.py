@@ -901,8 +901,21 @@ def test_apiserver_service_range_upstream_test_validate_max_cidr_range(cidr, exp
             False,
             "keep --node-cidr-mask-size=20 and drop --node-cidr-mask-size-ipv6=60",
         ),
+        (
+            "fd00::/48",
+            (None, None, 60),
+            "1.18",
+            False,
+            "give one --node-cidr-mask-size=60 for every family",
+        ),
     ],
-    ids=["dual-64-goes-to-ipv6", "dual-keeps-given", "1.17-gate-on", "single-stack-mixed"],
+    ids=[
+        "dual-64-goes-to-ipv6",
+        "dual-keeps-given",
+        "1.17-gate-on",
+        "single-stack-mixed",
+        "1.17-gate-off",
+    ],
 )
 def test_node_mask_sizes_hint_names_flags_that_work(cidrs, flags, version, gate, hint):
     pools = tuple(CIDRPool(c) for c in cidrs.split(","))
