@@ -8,7 +8,8 @@ returned; the machine checks the invariants of issue 5 after every step:
 - ``clusterIP == clusterIPs[0]`` and ``clusterIPs[i]`` has family ``ipFamilies[i]``;
 - a rejected call leaves the allocators and random generators unchanged;
 - LoadBalancer ingress addresses are unique and exactly the pools' used addresses;
-- deleting every Service leaves each range holding only the ``kubernetes`` address.
+- deleting every Service leaves each range holding only the ``kubernetes`` address;
+- with ``IPv6DualStack`` off (1.20) no Service ever carries a dual-stack field.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dualstack.cluster import Cluster
 from dualstack.config import ClusterConfig
 from dualstack.errors import DualStackError, NotFoundError
 from dualstack.families import IPFamily, parse_ip
+from dualstack.services import ServiceRules
 
 CONFIGS = {
     "v4v6": {"service_cidrs": "10.96.0.0/28,fd00:96::/124"},
@@ -96,6 +98,10 @@ class ServiceMachine(RuleBasedStateMachine):
         config = ClusterConfig(cluster_cidrs=cluster_cidrs, **options)
         self.cluster = Cluster(config, seed=seed)
         self.alpha = config.profile.service_api == "alpha"
+        self.gate_off = (
+            config.profile.service_api != "alpha"
+            and not ServiceRules.from_config(config).dual_stack
+        )
         self.model = {"default/kubernetes": self.cluster.get_service("kubernetes")}
         self.kubernetes_ip = self.model["default/kubernetes"]["spec"]["clusterIP"]
 
@@ -119,6 +125,21 @@ class ServiceMachine(RuleBasedStateMachine):
     def create(self, name: str, spec: dict[str, Any]) -> None:
         self._attempt(lambda: self.cluster.create_service(manifest(name, spec)), f"default/{name}")
 
+    @rule(
+        name=NAMES,
+        policy=st.sampled_from([None, "SingleStack", "PreferDualStack", "RequireDualStack"]),
+        headless=st.booleans(),
+    )
+    def create_well_formed(self, name: str, policy: str | None, headless: bool) -> None:
+        # Most random specs are refused; this keeps enough Services alive for the
+        # update rules to reach the upgrade, downgrade and headless paths.
+        spec: dict[str, Any] = {"selector": {"app": "x"}, "ports": [{"port": 80}]}
+        if policy:
+            spec["ipFamilyPolicy"] = policy
+        if headless:
+            spec["clusterIP"] = "None"
+        self._attempt(lambda: self.cluster.create_service(manifest(name, spec)), f"default/{name}")
+
     @rule(name=NAMES, spec=service_specs(), keep_ips=st.booleans())
     def update(self, name: str, spec: dict[str, Any], keep_ips: bool) -> None:
         key = f"default/{name}"
@@ -127,6 +148,17 @@ class ServiceMachine(RuleBasedStateMachine):
             for field in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamily"):
                 if field in old:
                     spec.setdefault(field, old[field])
+        self._attempt(lambda: self.cluster.update_service(manifest(name, spec)), key)
+
+    @rule(
+        name=NAMES, policy=st.sampled_from(["SingleStack", "PreferDualStack", "RequireDualStack"])
+    )
+    def change_policy(self, name: str, policy: str) -> None:
+        # The common real-world update: the stored object re-applied with a new policy.
+        key = f"default/{name}"
+        if key not in self.model:
+            return
+        spec = dict(self.model[key]["spec"], ipFamilyPolicy=policy)
         self._attempt(lambda: self.cluster.update_service(manifest(name, spec)), key)
 
     @rule(name=NAMES)
@@ -189,6 +221,17 @@ class ServiceMachine(RuleBasedStateMachine):
             if ips != ["None"]:
                 assert [IPFamily.of(ip).value for ip in ips] == spec["ipFamilies"][: len(ips)]
                 assert len(ips) == len(spec["ipFamilies"])
+
+    @invariant()
+    def gate_off_services_never_use_dual_stack_fields(self) -> None:
+        # 1.20 without IPv6DualStack: no create or update (an upgrade included) may
+        # give a Service families, a policy or a second address.
+        if not self.gate_off:
+            return
+        for stored in self.model.values():
+            spec = stored["spec"]
+            assert "ipFamilies" not in spec and "ipFamilyPolicy" not in spec
+            assert len(spec.get("clusterIPs") or ()) <= 1
 
     @invariant()
     def load_balancer_addresses_unique(self) -> None:
