@@ -9,7 +9,7 @@ delegation to ``dualstack.nodes.NodeRegistry``); egress (ip-masq-agent's
 ``dualstack.snapshot``'s).
 
 Key types:
-- ``Cluster(config, *, seed=None, network_plugin="cni", egress=None)``;
+- ``Cluster(config, *, seed=None, network_plugin="cni", egress=None, store=None)``;
   Services: ``create_service``, ``update_service``, ``delete_service``,
   ``get_service``, ``services`` (read-only, keyed ``"namespace/name"``),
   ``service_warnings`` (the API server's warnings for the last Service call);
@@ -25,10 +25,21 @@ controller does); a failing call leaves every allocator, counter and random gene
 exactly as before; returned dicts are deep copies (changing them changes nothing).
 Stored Service objects are never changed in place once stored (they are replaced), so
 ``copy()`` shares them. Node and Pod invariants: see ``dualstack.nodes``.
+
+Shared state (``store=``, docs/etcd.md): the ClusterIP allocators keep their bitmaps in
+the store under kube-apiserver's keys (``ranges/serviceips``,
+``ranges/secondaryserviceips``), so several ``Cluster`` objects, in several processes,
+share the Service address state while each keeps its own Service objects, as several
+kube-apiservers do. The second one finds the ``kubernetes`` Service's address held and
+adopts it; deleting that Service never releases it (it is recreated at once, by every
+cluster). On a store, a call that fails gives back what it took in the store (when
+the store lets it: else an address leaks, none is ever held twice), and ``copy()`` and
+``from_snapshot`` give private clusters. Node CIDRs and Pod IPs stay per ``Cluster``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random as _random
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
@@ -54,6 +65,7 @@ from dualstack.services import (
     update_checked,
 )
 from dualstack.services import _copy as _copy_manifest
+from dualstack.store import Store, StoreError, StoreUnavailableError, service_ips_key
 
 __all__ = ["Cluster", "ServiceMap"]
 
@@ -156,6 +168,12 @@ class Cluster:
             band, as upstream); ``None`` draws fresh entropy.
         network_plugin: ``"cni"`` or ``"kubenet"`` (Pod IP order, see the node part).
         egress: the ip-masq-agent policy (see the egress part); ``None`` is the default.
+        store: keep the ClusterIP state in this ``Store`` (``EtcdStore`` to share it
+            with other ``Cluster`` objects and processes); ``None`` keeps it private.
+
+    Raises:
+        MismatchedNetworkError: the store holds other Service ranges.
+        StoreUnavailableError: the store cannot be read.
     """
 
     def __init__(
@@ -165,8 +183,10 @@ class Cluster:
         seed: int | None = None,
         network_plugin: str = "cni",
         egress: EgressPolicy | None = None,
+        store: Store | None = None,
     ) -> None:
         self._config = config
+        self._store = store
         self._seed = seed
         self._network_plugin = network_plugin
         self._egress = _egress_policy(egress)
@@ -195,12 +215,17 @@ class Cluster:
         self._service_rngs: dict[IPFamily, _random.Random] = {}
         self._service_allocators: dict[IPFamily, ServiceIPAllocator] = {}
         static = getattr(config, "static_subrange", None)
-        for cidr in config.service_cidrs:
+        for index, cidr in enumerate(config.service_cidrs):
             family = IPFamily.of(cidr)
             rng = self._rng(f"service-ips/{family.value}")
             self._service_rngs[family] = rng
             self._service_allocators[family] = ServiceIPAllocator(
-                cidr, version=profile.version, rng=rng, static_subrange=static
+                cidr,
+                version=profile.version,
+                rng=rng,
+                static_subrange=static,
+                store=self._store,
+                key=service_ips_key(index) if self._store is not None else None,
             )
         pools = getattr(config, "load_balancer_pools", None) or {}
         self._lb_pools: dict[IPFamily, _LoadBalancerPool] = {
@@ -238,8 +263,19 @@ class Cluster:
         if self._service_rules.profile.service_api == "ga":
             manifest["spec"]["ipFamilyPolicy"] = "SingleStack"
             manifest["spec"]["ipFamilies"] = [primary.value]
+        allocators: Mapping[IPFamily, Any] = self._service_allocators
+        shared = self._service_allocators[primary]
+        if self._store is not None:
+            shared.refresh()
+            if shared.has_int(first):
+                # Another cluster on the store (another kube-apiserver) holds it: adopt
+                # it. The Service is built against a private copy with the address
+                # free, so nothing is taken from, or given back to, the store.
+                scratch = shared.copy()
+                scratch.release_int(first)
+                allocators = {**self._service_allocators, primary: scratch}
         outcome = create_service(
-            manifest, self._service_rules, self._service_allocators, rngs=self._service_rngs
+            manifest, self._service_rules, allocators, rngs=self._service_rngs
         )
         self._services[KUBERNETES_SERVICE_KEY] = outcome.service
         self._service_ips[KUBERNETES_SERVICE_KEY] = outcome.addresses or ()
@@ -288,8 +324,10 @@ class Cluster:
                 hint=f"update_service() changes it; delete_service({name!r}, "
                 f"namespace={namespace!r}) removes it",
             )
-        outcome = create_checked(
-            obj, self._service_rules, self._service_allocators, rngs=self._service_rngs
+        outcome = self._undo_on_failure(
+            lambda allocators: create_checked(
+                obj, self._service_rules, allocators, rngs=self._service_rngs
+            )
         )
         stored = outcome.service
         if self._lb_pools:
@@ -315,8 +353,10 @@ class Cluster:
         old = self._services.get(key)
         if old is None:
             raise self._not_found(key)
-        outcome = update_checked(
-            obj, old, self._service_rules, self._service_allocators, rngs=self._service_rngs
+        outcome = self._undo_on_failure(
+            lambda allocators: update_checked(
+                obj, old, self._service_rules, allocators, rngs=self._service_rngs
+            )
         )
         stored = outcome.service
         # Committed: release what the update gave up, then settle the LoadBalancer.
@@ -345,10 +385,25 @@ class Cluster:
         old = self._services.pop(key, None)
         if old is None:
             raise self._not_found(key)
-        for family, value in self._service_ips.pop(key, ()):
-            allocator = self._service_allocators.get(family)
-            if allocator is not None:
-                allocator.release_int(value)
+        held = self._service_ips.pop(key, ())
+        if self._store is not None and key == KUBERNETES_SERVICE_KEY:
+            held = ()  # every cluster on the store holds it: recreated below, never freed
+        released = False
+        try:
+            for family, value in held:
+                allocator = self._service_allocators.get(family)
+                if allocator is not None:
+                    allocator.release_int(value)
+                    released = True
+        except StoreError as error:
+            maybe = isinstance(error, StoreUnavailableError) and error.maybe_applied
+            if not released and not maybe:
+                # Nothing was given back: the Service stays, as if never asked.
+                self._services[key] = old
+                self._service_ips[key] = held
+            # Else it is gone, and what could not be released stays marked in the
+            # store: an address leaks, none is held twice.
+            raise
         self._release_ingress(old)
         self._ensure_kubernetes_service()
 
@@ -363,6 +418,27 @@ class Cluster:
         if stored is None:
             raise self._not_found(key)
         return _copy_manifest(stored)  # type: ignore[no-any-return]
+
+    def _undo_on_failure(self, call: Any) -> Any:
+        """Run a create or update; on a store, give back what a failing one took there.
+
+        The Service rules undo their own allocation errors, but not a store failure (or
+        a range found full in the store) after an address of another family was taken;
+        so each store-backed allocator is seen through a ``_Tracked`` view that notes
+        what the call took, and the generators are put back.
+        """
+        if self._store is None:
+            return call(self._service_allocators)
+        tracked = {f: _Tracked(a) for f, a in self._service_allocators.items()}
+        saved = [(rng, rng.getstate()) for rng in self._service_rngs.values()]
+        try:
+            return call(tracked)
+        except BaseException:
+            for view in tracked.values():
+                view.give_back()
+            for rng, state in saved:
+                rng.setstate(state)
+            raise
 
     def _not_found(self, key: str) -> NotFoundError:
         namespace, name = key.split("/", 1)
@@ -617,6 +693,8 @@ class Cluster:
                         )
                     )
         for family, allocator in self._service_allocators.items():
+            if self._store is not None:
+                break  # on a shared store, other clusters' Services hold the rest
             for value in allocator.iter_ints():
                 if (family, value) not in held:
                     findings.append(
@@ -654,6 +732,7 @@ class Cluster:
         other._services = dict(self._services)
         other._service_ips = dict(self._service_ips)
         other._registry = self._registry.copy()
+        other._store = None  # the allocator copies are private
         return other
 
     def snapshot(self) -> dict[str, Any]:
@@ -767,6 +846,52 @@ class Cluster:
         problems = [f for f in self._validate_services() if f.severity == "error"]
         if problems:
             raise DualStackError(f"{problems[0].subject}: {problems[0].message}")
+
+
+class _Tracked:
+    """A store-backed ClusterIP allocator as the Service rules see it, for one call.
+
+    Notes every address the call takes (and forgets those it gives back itself), so
+    that ``Cluster._undo_on_failure`` can release the rest; ``free`` reads the store
+    again before saying 0, so that a stale view never refuses a create.
+    """
+
+    __slots__ = ("allocator", "taken")
+
+    def __init__(self, allocator: ServiceIPAllocator) -> None:
+        self.allocator = allocator
+        self.taken: list[int] = []
+
+    @property
+    def free(self) -> int:
+        free = self.allocator.free
+        if free <= 0:
+            self.allocator.refresh()
+            free = self.allocator.free
+        return free
+
+    def allocate(self, ip: str) -> object:
+        got = self.allocator.allocate(ip)
+        self.taken.append(int(got))
+        return got
+
+    def allocate_next_int(self) -> int:
+        value = self.allocator.allocate_next_int()
+        self.taken.append(value)
+        return value
+
+    def release(self, ip: str) -> None:
+        self.allocator.release(ip)
+        value = parse_ip(ip)[0]
+        if value in self.taken:
+            self.taken.remove(value)
+
+    def give_back(self) -> None:
+        """Release what the call took; with the store down, it stays marked (a leak)."""
+        for value in reversed(self.taken):
+            with contextlib.suppress(StoreError):
+                self.allocator.release_int(value)
+        self.taken = []
 
 
 def _egress_policy(egress: object) -> EgressPolicy:

@@ -6,7 +6,8 @@ usable, the static lower band of KEP-3070, the random scan of ``allocate_next``,
 exact error texts of each release, and the ``RangeAllocation`` bytes stored in etcd.
 
 Key types:
-- ``ServiceIPAllocator(cidr, *, version=None, rng=None, static_subrange=None)``:
+- ``ServiceIPAllocator(cidr, *, version=None, rng=None, static_subrange=None,
+  store=None)``:
   ``allocate``, ``allocate_next``, ``release``, ``in``, ascending iteration,
   ``size``/``static_size``/``free``/``used``, ``snapshot``/``restore``/``from_snapshot``,
   and int-level twins (``allocate_int``, ``allocate_next_int``, ``release_int``,
@@ -32,6 +33,15 @@ functions for ``IPAddress`` input that work on the bitmap's bytes
 2^24 addresses) and keep its summary and ``count`` in step; the int-level twins and
 text input go through the bitmap's methods. benchmarks/bench_service_ips.py measures
 them (issue 2, W1-W6).
+
+Shared state (``store=``, docs/etcd.md): the object becomes a
+``_StoredServiceIPAllocator``, a subclass whose verbs (``allocate``, ``allocate_next``,
+``release``, their int twins, ``restore``) each run through ``SharedState.update``:
+applied to the latest stored ``RangeAllocation`` (kube-apiserver's key, value and
+layout), written back with compare-and-swap, retried on conflict, as kube-apiserver's
+``Etcd.tryUpdate``. A failing call also puts the random generator back. Views answer
+from the state of the last store call; ``refresh()`` reads it again. Without a store
+the plain class runs: the fused paths above pay nothing for the option.
 """
 
 from __future__ import annotations
@@ -40,7 +50,7 @@ import base64 as _base64
 import random as _random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 import netaddr as _netaddr
 
@@ -58,6 +68,15 @@ from dualstack.errors import (
 from dualstack.families import IPFamily, format_ip, parse_cidr, parse_ip
 from dualstack.pools import CIDRPool
 from dualstack.profiles import Profile
+from dualstack.store import (
+    RangeValue,
+    RetryPolicy,
+    SharedState,
+    Store,
+    decode_range_value,
+    encode_range_value,
+    service_ips_key,
+)
 
 __all__ = [
     "MAX_ENCODED_SIZE",
@@ -89,6 +108,7 @@ _set_ip: Callable[[_netaddr.IPAddress, tuple[int, int]], None]
 _set_ip = _netaddr.IPAddress.__setstate__  # type: ignore[attr-defined]
 _get_ip: Callable[[_netaddr.IPAddress], tuple[int, int]]
 _get_ip = _netaddr.IPAddress.__getstate__  # type: ignore[assignment]
+T = TypeVar("T")
 
 
 # --- Kubernetes rules (pure functions) ------------------------------------------------
@@ -170,11 +190,20 @@ class ServiceIPAllocator:
             ``None``. The allocator draws from it only in ``allocate_next``.
         static_subrange: ``ServiceIPStaticSubrange`` on or off; ``None`` is the
             release's default (on from 1.25).
+        store: keep the state in this ``Store`` (``MemoryStore``, ``EtcdStore``) as
+            kube-apiserver keeps it in etcd, shared with every allocator of the range
+            on it; ``None`` (the default) keeps it private, in memory.
+        key: the key name in the store (default ``service_ips_key(0)``,
+            ``ranges/serviceips``; the secondary range is ``service_ips_key(1)``).
+        retry: attempts and back-off on write conflicts (default ``RetryPolicy()``).
 
     Raises:
         InvalidAddressError: ``cidr`` is not a CIDR.
         ConfigError: the release cannot serve this range (IPv6 shorter than /64 from
             1.33: ``shortest allowed prefix length for service CIDR is 64, got <n>``).
+        DualStackError: ``store`` given for a range with no bitmap encoding.
+        MismatchedNetworkError: the store holds another range at ``key``.
+        StoreUnavailableError: the store cannot be read.
     """
 
     __slots__ = (
@@ -195,8 +224,11 @@ class ServiceIPAllocator:
         "_profile",
         "_rng",
         "_scan_cap",
+        "_shared",
         "_size",
     )
+
+    _shared: SharedState[ServiceIPAllocator] | None
 
     def __init__(
         self,
@@ -205,6 +237,9 @@ class ServiceIPAllocator:
         version: str | None = None,
         rng: _random.Random | None = None,
         static_subrange: bool | None = None,
+        store: Store | None = None,
+        key: str | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         pool = CIDRPool(cidr)
         profile = Profile.for_version(version)
@@ -236,6 +271,19 @@ class ServiceIPAllocator:
         self._rng = rng if rng is not None else _random.Random()
         self._getrandbits = self._rng.getrandbits
         self._set_bitmap(AllocationBitmap(size, RandomScan(self._offset, self._rng)))
+        self._shared = None
+        if store is not None:
+            self._check_encodable()
+            self.__class__ = _StoredServiceIPAllocator
+            shared = SharedState(
+                store,
+                key if key is not None else service_ips_key(0),
+                decode=self._load,
+                encode=ServiceIPAllocator._dump,
+                policy=retry,
+            )
+            self._shared = shared
+            shared.refresh()  # start from the stored state (and check it is ours)
 
     def _set_bitmap(self, bitmap: AllocationBitmap) -> None:
         # Full-size storage from the start (a random scan grows it that far within a
@@ -300,6 +348,23 @@ class ServiceIPAllocator:
 
     def __len__(self) -> int:
         return self._bitmap.count
+
+    @property
+    def store(self) -> Store | None:
+        """The store the state lives in (``None``: private, in memory)."""
+        return None if self._shared is None else self._shared.store
+
+    @property
+    def shared_state(self) -> SharedState[ServiceIPAllocator] | None:
+        """The ``SharedState`` behind a store-backed allocator (its key, revision, stats)."""
+        return self._shared
+
+    def refresh(self) -> None:
+        """Read the store and adopt its latest state (a no-op without a store).
+
+        Raises:
+            StoreUnavailableError: the store cannot be read (nothing changed).
+        """
 
     # --- errors ---------------------------------------------------------------------
     def _usable_text(self) -> str:
@@ -407,7 +472,9 @@ class ServiceIPAllocator:
         """``allocate`` of a parsed address, the general way."""
         if family is not self._family:
             raise self._not_in_range(value, family)
-        self.allocate_int(value)
+        # The plain verb by name: a store-backed subclass overrides allocate_int, and
+        # this runs inside its update already.
+        ServiceIPAllocator.allocate_int(self, value)
         new = _new_ip(_IPAddress)
         _set_ip(new, (value, self._ipver))
         return new
@@ -662,6 +729,7 @@ class ServiceIPAllocator:
             rng.setstate(self._rng.getstate())
         other._rng = rng
         other._getrandbits = rng.getrandbits
+        other._shared = None  # a copy is private: it must not write to the store
         bitmap = self._bitmap.copy()
         bitmap.strategy = RandomScan(self._offset, rng)
         other._set_bitmap(bitmap)
@@ -672,3 +740,133 @@ class ServiceIPAllocator:
             f"<ServiceIPAllocator {self._pool.cidr} version={self._profile.version} "
             f"used={self.used}/{self._size} static_size={self._offset}>"
         )
+
+    # --- the stored form (store=...) ---------------------------------------------------
+    def _load(self, blob: bytes | None) -> ServiceIPAllocator:
+        """Become the state stored in ``blob`` (``None``: nothing allocated); returns self.
+
+        Raises:
+            MismatchedNetworkError: the value is of another range.
+            DualStackError: it is not a ``RangeAllocation``, or sets a bit outside the
+                usable range.
+        """
+        key = self._shared.key if self._shared is not None else service_ips_key(0)
+        strategy = RandomScan(self._offset, self._rng)
+        if blob is None:
+            self._set_bitmap(AllocationBitmap(self._size, strategy))
+            return self
+        try:
+            value = decode_range_value(blob)
+        except DualStackError as error:
+            raise DualStackError(
+                f"the value at {key} is not a RangeAllocation: {error}",
+                hint="give each allocator its own key, or delete the value",
+            ) from None
+        if value.range != self._pool.cidr:
+            raise MismatchedNetworkError(
+                _MISMATCHED,
+                hint=f"{key} holds the range {value.range!r}, this allocator serves "
+                f"{self._pool.cidr}; give it another key or store prefix",
+            )
+        try:
+            bitmap = AllocationBitmap.from_k8s_bytes(bytes(value.data), self._size, strategy)
+        except ValueError as error:
+            raise DualStackError(
+                f"the RangeAllocation at {key} does not fit {self._pool.cidr}: {error}",
+                hint="kube-apiserver of another release may have written it; use the "
+                "same version everywhere",
+            ) from None
+        self._set_bitmap(bitmap)
+        return self
+
+    def _dump(self) -> bytes:
+        """The stored form: kube-apiserver's ``RangeAllocation`` of the range."""
+        return encode_range_value(RangeValue(self._pool.cidr, self._bitmap.to_k8s_bytes()))
+
+
+class _StoredServiceIPAllocator(ServiceIPAllocator):
+    """A ``ServiceIPAllocator`` whose state lives in a store (built with ``store=``).
+
+    Every verb that changes state runs its local counterpart through
+    ``SharedState.update``. Failing calls (allocation errors, the store down, lost
+    races) leave the cached state as it was (``SharedState`` rebuilds it from the value
+    it came from) and put the random generator back where it was.
+    """
+
+    __slots__ = ()
+
+    def _update(self, op: Callable[[ServiceIPAllocator], T]) -> T:
+        shared = self._shared
+        assert shared is not None
+        saved = self._rng.getstate()
+        try:
+            result: T = shared.update(op)
+        except BaseException:
+            self._rng.setstate(saved)
+            raise
+        return result
+
+    def refresh(self) -> None:
+        """Read the store and adopt its latest state.
+
+        Raises:
+            StoreUnavailableError: the store cannot be read (nothing changed).
+        """
+        shared = self._shared
+        assert shared is not None
+        shared.refresh()  # _load checks everything before it changes anything
+
+    def allocate(self, ip: str | _netaddr.IPAddress) -> _netaddr.IPAddress:
+        """As ``ServiceIPAllocator.allocate``, on the latest stored state.
+
+        Raises:
+            StoreError: the store failed or other writers won every attempt.
+        """
+        if self._offset_of(ip) < 0:
+            # Not a usable address: the plain verb raises the release's error without
+            # touching the state, and no store call is needed for that.
+            return ServiceIPAllocator.allocate(self, ip)
+        return self._update(lambda s: ServiceIPAllocator.allocate(s, ip))
+
+    def allocate_next(self) -> _netaddr.IPAddress:
+        """As ``ServiceIPAllocator.allocate_next``, on the latest stored state.
+
+        Raises:
+            RangeFullError: ``range is full`` (in the store).
+            StoreError: the store failed or other writers won every attempt.
+        """
+        return self._update(ServiceIPAllocator.allocate_next)
+
+    def release(self, ip: str | _netaddr.IPAddress) -> None:
+        """As ``ServiceIPAllocator.release``, on the latest stored state."""
+        if self._offset_of(ip) >= 0:  # outside the range: a no-op, no store call
+            self._update(lambda s: ServiceIPAllocator.release(s, ip))
+
+    def allocate_int(self, value: int) -> None:
+        """As ``ServiceIPAllocator.allocate_int``, on the latest stored state."""
+        if not self.in_range_int(value):
+            raise self._not_in_range(value, self._family)
+        self._update(lambda s: ServiceIPAllocator.allocate_int(s, value))
+
+    def allocate_next_int(self) -> int:
+        """As ``ServiceIPAllocator.allocate_next_int``, on the latest stored state."""
+        return self._update(ServiceIPAllocator.allocate_next_int)
+
+    def release_int(self, value: int) -> bool:
+        """As ``ServiceIPAllocator.release_int``, on the latest stored state."""
+        if not self.in_range_int(value):
+            return False
+        return self._update(lambda s: ServiceIPAllocator.release_int(s, value))
+
+    def restore(self, snapshot: RangeAllocation) -> None:
+        """Store ``snapshot``'s state as the range's, for every allocator sharing it.
+
+        Raises:
+            As ``ServiceIPAllocator.restore``, and StoreError.
+        """
+        self._update(lambda s: ServiceIPAllocator.restore(s, snapshot))
+
+    def __repr__(self) -> str:
+        shared = self._shared
+        assert shared is not None
+        return f"{ServiceIPAllocator.__repr__(self)[:-1]} store={shared.key!r}@{shared.revision}>"

@@ -356,8 +356,8 @@ def run_allocator_worker(
                     mine.pop()
                     out.write(f"R {kind} {value}\n")
                 elif kind != "nodes" and rng.random() < 0.15:
-                    picked = alloc.range_start if kind == "pods" else None
-                    base = int(picked) if picked is not None else int(alloc.pool.network) + 1
+                    # Addresses past the network address and the gateway (.0.1).
+                    base = int(alloc.pool.network) + 2
                     value = str(type(alloc.pool.network)(base + rng.randrange(2048)))
                     out.write(f"T {kind} {value}\n")
                     got = str(alloc.allocate(value))

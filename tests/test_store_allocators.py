@@ -6,7 +6,9 @@ client holds is ever lost; the store down, a foreign value or a value too large 
 etcd leave everything as it was; ``store=None`` keeps the plain class. Against a real
 etcd (the session server of tests/_etcd.py): 8 processes allocating and releasing
 concurrently, a worker killed with SIGKILL, conflicting writers, and the state
-machines of tests/stateful/test_store_allocators_machine.py.
+machines of tests/stateful/test_store_allocators_machine.py. ``Cluster(store=...)``:
+clusters on one store share ClusterIPs and adopt the ``kubernetes`` Service's address,
+in memory and in four processes on etcd.
 """
 
 from __future__ import annotations
@@ -36,14 +38,19 @@ from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from dualstack import cli
+from dualstack.cluster import Cluster
+from dualstack.config import ClusterConfig
 from dualstack.errors import (
     AlreadyAllocatedError,
     DualStackError,
+    InvalidServiceError,
     MismatchedNetworkError,
     RangeFullError,
 )
+from dualstack.families import IPFamily
 from dualstack.node_cidrs import NodeCIDRAllocator
 from dualstack.pod_ips import PodIPAllocator
+from dualstack.service_ips import RangeAllocation, ServiceIPAllocator
 from dualstack.store import (
     LAST_RESERVED_ANNOTATION,
     NEXT_CANDIDATE_ANNOTATION,
@@ -62,6 +69,7 @@ from dualstack.store import (
     encode_range_value,
     node_cidrs_key,
     pod_ips_key,
+    service_ips_key,
 )
 
 FORK = multiprocessing.get_context("fork")
@@ -85,6 +93,10 @@ def pod_alloc(store: Store | None, cidr: str = "10.244.1.0/24", **kwargs) -> Pod
     return PodIPAllocator(cidr, store=store, **kwargs)
 
 
+def service_alloc(store: Store | None, **kwargs) -> ServiceIPAllocator:
+    return ServiceIPAllocator("10.96.0.0/16", store=store, rng=random.Random(7), **kwargs)
+
+
 def stored(store: Store, name: str) -> RangeValue:
     blob = store.get(name).value
     assert blob is not None
@@ -94,10 +106,14 @@ def stored(store: Store, name: str) -> RangeValue:
 # --- store=None: the plain allocators ----------------------------------------------------
 
 
-@pytest.mark.parametrize("make", [node_alloc, pod_alloc], ids=["nodes", "pods"])
+ALL = [node_alloc, pod_alloc, service_alloc]
+ALL_IDS = ["nodes", "pods", "services"]
+
+
+@pytest.mark.parametrize("make", ALL, ids=ALL_IDS)
 def test_allocator_without_store_is_plain_class(make):
     alloc = make(None)
-    assert type(alloc) in (NodeCIDRAllocator, PodIPAllocator)
+    assert type(alloc) in (NodeCIDRAllocator, PodIPAllocator, ServiceIPAllocator)
     assert alloc.store is None
     assert alloc.shared_state is None
     alloc.refresh()  # a no-op
@@ -105,7 +121,7 @@ def test_allocator_without_store_is_plain_class(make):
     assert alloc.used == 1
 
 
-@pytest.mark.parametrize("make", [node_alloc, pod_alloc], ids=["nodes", "pods"])
+@pytest.mark.parametrize("make", ALL, ids=ALL_IDS)
 def test_allocator_on_memory_store_same_results_as_private(make):
     private, shared = make(None), make(MemoryStore())
     rng = random.Random(4)
@@ -279,7 +295,7 @@ def test_pod_ips_last_reserved_setter_is_stored():
     assert str(b.allocate_next()) == "10.244.1.51"
 
 
-@pytest.mark.parametrize("make", [node_alloc, pod_alloc], ids=["nodes", "pods"])
+@pytest.mark.parametrize("make", ALL, ids=ALL_IDS)
 def test_copy_of_store_backed_allocator_is_private(make):
     store = MemoryStore()
     alloc = make(store)
@@ -318,8 +334,9 @@ class Down:
 
 
 def view(alloc) -> tuple:
-    cursor = alloc.cursor if isinstance(alloc, NodeCIDRAllocator) else alloc.last_reserved
-    return [str(x) for x in alloc], cursor, alloc.used, alloc.shared_state.revision
+    cursor = getattr(alloc, "cursor", None) or getattr(alloc, "last_reserved", None)
+    rng = alloc._rng.getstate() if isinstance(alloc, ServiceIPAllocator) else None
+    return [str(x) for x in alloc], cursor, alloc.used, alloc.shared_state.revision, rng
 
 
 VERBS = [
@@ -337,6 +354,13 @@ VERBS = [
     ("pods", "release", ("10.244.1.2",)),
     ("pods", "release_int", (int(PodIPAllocator("10.244.1.0/24").pool.network) + 2,)),
     ("pods", "last_reserved", (int(PodIPAllocator("10.244.1.0/24").pool.network) + 30,)),
+    ("services", "allocate_next", ()),
+    ("services", "allocate_next_int", ()),
+    ("services", "allocate", ("10.96.0.10",)),
+    ("services", "allocate_int", (int(ServiceIPAllocator("10.96.0.0/16").first) + 20,)),
+    ("services", "release", ("10.96.0.1",)),
+    ("services", "release_int", (int(ServiceIPAllocator("10.96.0.0/16").first),)),
+    ("services", "restore", (RangeAllocation("10.96.0.0/16", b"\x01"),)),
 ]
 
 
@@ -345,7 +369,9 @@ VERBS = [
 def test_store_down_every_verb_raises_and_changes_nothing(kind, verb, args, maybe_applied):
     inner = MemoryStore()
     store = Down(inner, maybe_applied=maybe_applied)
-    alloc = node_alloc(store) if kind == "nodes" else pod_alloc(store)
+    alloc = {"nodes": node_alloc, "pods": pod_alloc, "services": service_alloc}[kind](store)
+    if kind == "services":
+        alloc.allocate("10.96.0.1")
     alloc.allocate_next()
     alloc.allocate_next()
     before, stored_before = view(alloc), list(inner.items())
@@ -421,6 +447,49 @@ def test_threads_on_memory_store_hand_out_each_block_once():
         NodeCIDRAllocator("10.0.0.0/22", 30, store=store).allocate_next()
 
 
+def test_service_ips_stored_value_is_kube_apiserver_range_allocation():
+    store = MemoryStore()
+    alloc = service_alloc(store)
+    alloc.allocate("10.96.0.1")
+    alloc.allocate("10.96.0.10")
+    value = stored(store, service_ips_key(0))
+    assert value == RangeValue("10.96.0.0/16", alloc.snapshot().data, {})
+    assert value.data == (1 << 9 | 1).to_bytes(2, "big")
+
+
+def test_service_ips_two_clients_never_hand_out_twice():
+    store = MemoryStore()
+    a = ServiceIPAllocator("10.96.0.0/28", store=store, rng=random.Random(1))
+    b = ServiceIPAllocator("10.96.0.0/28", store=store, rng=random.Random(1))  # same draws
+    got = [str(x.allocate_next()) for x in (a, b) * 7]
+    assert len(set(got)) == 14
+    with pytest.raises(RangeFullError, match=r"^range is full"):
+        a.allocate_next()
+    assert b.shared_state is not None and b.shared_state.stats.conflicts > 0
+
+
+def test_service_ips_secondary_key_and_other_range_mismatch():
+    store = MemoryStore()
+    ServiceIPAllocator("fd00:10:96::/112", store=store, key=service_ips_key(1)).allocate_next()
+    assert stored(store, service_ips_key(1)).range == "fd00:10:96::/112"
+    with pytest.raises(MismatchedNetworkError, match=r"^the provided network does not match"):
+        ServiceIPAllocator("fd00:10:97::/112", store=store, key=service_ips_key(1))
+
+
+def test_service_ips_range_without_bitmap_encoding_refuses_store():
+    with pytest.raises(DualStackError, match=r"^no RangeAllocation bitmap encodes fd00::/64"):
+        ServiceIPAllocator("fd00::/64", version="1.34", store=MemoryStore())
+
+
+def test_service_ips_restore_through_store_replaces_shared_state():
+    store = MemoryStore()
+    a, b = service_alloc(store), service_alloc(store)
+    a.allocate("10.96.0.5")
+    b.restore(RangeAllocation("10.96.0.0/16", b"\x03"))
+    a.refresh()
+    assert [str(ip) for ip in a] == ["10.96.0.1", "10.96.0.2"]
+
+
 def test_not_a_range_allocation_at_key_raises():
     store = MemoryStore()
     store.compare_and_swap(pod_ips_key("10.244.1.0/24"), b"{}", revision=0)
@@ -430,7 +499,7 @@ def test_not_a_range_allocation_at_key_raises():
 
 # --- against a real etcd ---------------------------------------------------------------------
 
-KINDS = ("nodes", "pods")
+KINDS = ("services", "nodes", "pods")
 
 
 def start_workers(endpoint, prefix, tmp_path, count, ops, kinds=KINDS, **kwargs):
@@ -556,6 +625,9 @@ def test_etcd_stopped_calls_fail_cleanly_then_succeed_after_restart():
         server.clean()
 
 
+MACHINES = ["make_node_machine", "make_pod_machine", "make_service_machine"]
+
+
 def load_machines():
     spec = importlib.util.spec_from_file_location(
         "_store_allocators_machine",
@@ -567,7 +639,9 @@ def load_machines():
     return module
 
 
-@pytest.mark.parametrize("maker", ["make_node_machine", "make_pod_machine"])
+@pytest.mark.parametrize(
+    "maker", ["make_node_machine", "make_pod_machine", "make_service_machine"]
+)
 def test_etcd_allocator_state_machines_run_on_etcd(etcd_server, maker, monkeypatch):
     monkeypatch.syspath_prepend(str(Path(__file__).parent / "stateful"))
     machines = load_machines()
@@ -587,3 +661,156 @@ def test_etcd_decode_range_reads_stored_pod_ips(etcd_server, capsys, monkeypatch
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(raw)))
     assert cli.main(["decode-range", "-", "-o", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["allocated"] == [str(first), str(second)]
+
+
+# --- Cluster(store=...) ----------------------------------------------------------------------
+
+DUAL = {"cluster_cidrs": ["10.244.0.0/16"], "service_cidrs": ["10.96.0.0/16", "fd00:10:96::/112"]}
+
+
+def web(name: str = "web", **spec) -> dict:
+    body = {"ipFamilyPolicy": "RequireDualStack", "ports": [{"port": 80}], **spec}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": body}
+
+
+def cluster_on(store, seed: int = 1) -> Cluster:
+    return Cluster(ClusterConfig(**DUAL), seed=seed, store=store)
+
+
+def test_cluster_second_on_store_adopts_kubernetes_service_address():
+    store = MemoryStore()
+    first, second = cluster_on(store), cluster_on(store)
+    for cluster in (first, second):
+        assert cluster.get_service("kubernetes")["spec"]["clusterIPs"] == ["10.96.0.1"]
+        assert cluster.validate() == []
+    assert [k for k, _ in store.items()] == ["/registry/ranges/serviceips"]
+    first.create_service(web())
+    assert [k for k, _ in store.items()] == [
+        "/registry/ranges/secondaryserviceips",
+        "/registry/ranges/serviceips",
+    ]
+
+
+def test_cluster_services_on_one_store_never_share_an_address():
+    store = MemoryStore()
+    clusters = [cluster_on(store, seed=3) for _ in range(3)]  # same seed: same draws
+    seen: list[str] = []
+    for i in range(10):
+        for j, cluster in enumerate(clusters):
+            seen.extend(cluster.create_service(web(f"web-{i}-{j}"))["spec"]["clusterIPs"])
+    assert len(seen) == len(set(seen)) == 60
+    clusters[0].delete_service("web-0-0")
+    fresh = cluster_on(store)
+    assert sorted(map(str, fresh.service_allocators[IPFamily.IPv4])) == sorted(
+        {"10.96.0.1"} | {ip for ip in seen[2:] if ":" not in ip}
+    )
+
+
+def test_cluster_deleting_kubernetes_service_keeps_address_held():
+    store = MemoryStore()
+    first, second = cluster_on(store), cluster_on(store)
+    first.delete_service("kubernetes")  # recreated at once, as the bootstrap controller does
+    second.delete_service("kubernetes")
+    assert "10.96.0.1" in [str(ip) for ip in cluster_on(store).service_allocators[IPFamily.IPv4]]
+    with pytest.raises(InvalidServiceError, match="provided IP is already allocated"):
+        first.create_service(web("steal", clusterIP="10.96.0.1", ipFamilyPolicy="SingleStack"))
+
+
+class KeyDown:
+    """A store where calls on one key fail while ``down`` is set."""
+
+    def __init__(self, name: str) -> None:
+        self.inner = MemoryStore()
+        self.prefix = self.inner.prefix
+        self.name = name
+        self.down = False
+
+    def key(self, name: str) -> str:
+        return self.inner.key(name)
+
+    def _trip(self, name: str) -> None:
+        if self.down and name == self.name:
+            raise StoreUnavailableError("etcd at test is unavailable: down")
+
+    def get(self, name: str) -> Versioned:
+        self._trip(name)
+        return self.inner.get(name)
+
+    def compare_and_swap(self, name, value, *, revision):
+        self._trip(name)
+        return self.inner.compare_and_swap(name, value, revision=revision)
+
+
+def test_cluster_store_down_for_second_family_gives_back_first_and_changes_nothing():
+    store = KeyDown("ranges/secondaryserviceips")
+    cluster = cluster_on(store)
+    cluster.create_service(web("before"))
+    rngs = {f: r.getstate() for f, r in cluster._service_rngs.items()}
+    stored = list(store.inner.items())
+    store.down = True
+    with pytest.raises(StoreUnavailableError):
+        cluster.create_service(web())
+    assert "default/web" not in cluster.services
+    assert {f: r.getstate() for f, r in cluster._service_rngs.items()} == rngs
+    assert [(k, v.value) for k, v in store.inner.items()] == [(k, v.value) for k, v in stored]
+    store.down = False
+    assert len(cluster.create_service(web())["spec"]["clusterIPs"]) == 2
+    assert cluster.validate() == []
+
+
+def test_cluster_delete_with_store_down_keeps_service():
+    store = KeyDown("ranges/serviceips")
+    cluster = cluster_on(store)
+    cluster.create_service(web(ipFamilyPolicy="SingleStack"))
+    store.down = True
+    with pytest.raises(StoreUnavailableError):
+        cluster.delete_service("web")
+    assert "default/web" in cluster.services
+    store.down = False
+    cluster.delete_service("web")
+    assert cluster.validate() == []
+
+
+def test_cluster_copy_of_store_backed_cluster_is_private():
+    store = MemoryStore()
+    cluster = cluster_on(store)
+    twin = cluster.copy()
+    twin.create_service(web())
+    assert cluster_on(store).service_allocators[IPFamily.IPv4].used == 1
+
+
+def run_cluster_worker(endpoint: str, prefix: str, out_path: str, seed: int, count: int) -> None:
+    """A process with its own Cluster on etcd: create ``count`` Services, delete a third."""
+    cluster = cluster_on(EtcdStore(endpoint, prefix=prefix), seed=seed)
+    rng = random.Random(seed)
+    names: list[str] = []
+    for i in range(count):
+        names.append(f"web-{i}")
+        cluster.create_service(web(names[-1]))
+        if rng.random() < 0.33:
+            cluster.delete_service(names.pop(rng.randrange(len(names))))
+    held = sorted(ip for s in cluster.services.values() for ip in s["spec"]["clusterIPs"])
+    Path(out_path).write_text(json.dumps(held))
+
+
+def test_etcd_clusters_in_four_processes_share_service_addresses(etcd_server, tmp_path):
+    prefix = unique_prefix()
+    outs = [str(tmp_path / f"held-{i}") for i in range(4)]
+    procs = [
+        FORK.Process(
+            target=run_cluster_worker, args=(etcd_server.endpoint, prefix, outs[i], 5, 60)
+        )
+        for i in range(4)  # the same seed everywhere: all draw the same numbers
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=300)
+        assert p.exitcode == 0
+    held = [json.loads(Path(o).read_text()) for o in outs]
+    assert all("10.96.0.1" in h for h in held)  # every cluster has the kubernetes Service
+    others = [ip for h in held for ip in h if ip != "10.96.0.1"]
+    assert len(others) == len(set(others))
+    found = cluster_on(EtcdStore(etcd_server.endpoint, prefix=prefix))
+    stored_ips = {str(ip) for a in found.service_allocators.values() for ip in a}
+    assert stored_ips == set(others) | {"10.96.0.1"}

@@ -1,16 +1,24 @@
 """The allocator state machines again, on store-backed allocators sharing one key.
 
-``NodeCIDRMachine`` and ``PodIPMachine`` (same plain models, same rules) run with
+``NodeCIDRMachine``, ``PodIPMachine`` and ``ServiceIPMachine`` (same plain models, same
+rules) run with
 ``self.alloc`` replaced by ``Clients``: several allocators built with ``store=`` on one
 key, standing for processes. Each state-changing call goes to the next client in turn,
 so every call starts from a stale cache (another client wrote last) and has to find
 the latest state through compare-and-swap; every view (iteration, counts, membership,
 cursor) is read by a separate client right after ``refresh()``, so the invariants check
 what the store holds. On top, ``store_down``: the next store call fails, the call raises
-``StoreUnavailableError`` and the store and the calling client's cache are unchanged.
+``StoreUnavailableError`` and the store and the calling client's cache are unchanged
+(for Service IPs the shared random generator too).
 
-``make_node_machine(factory)``/``make_pod_machine(factory)`` build the machines over any
-store; here on ``MemoryStore``, and in tests/test_store_allocators.py on a real etcd.
+The Service machine's clients share one random generator; since a retry after a lost
+race draws again, ``allocate_next`` is not compared with the same-seed twin here: the
+twin takes the same address with ``allocate`` so that the snapshots still compare.
+Ranges are kept to at most 2^16 addresses (a bitmap per write).
+
+``make_node_machine``/``make_pod_machine``/``make_service_machine(factory)`` build the
+machines over any store; here on ``MemoryStore``, and in tests/test_store_allocators.py
+on a real etcd.
 """
 
 from __future__ import annotations
@@ -19,14 +27,18 @@ import ipaddress
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import netaddr
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, rule
 from test_node_cidrs_machine import NodeCIDRMachine
 from test_pod_ips_machine import PodIPMachine
+from test_service_ips_machine import VERSIONS, ServiceIPMachine
 
+from dualstack.errors import RangeFullError
 from dualstack.node_cidrs import NodeCIDRAllocator
 from dualstack.pod_ips import PodIPAllocator
+from dualstack.service_ips import ServiceIPAllocator
 from dualstack.store import (
     MemoryStore,
     Store,
@@ -75,6 +87,7 @@ _MUTATING = frozenset(
         "release",
         "release_int",
         "release_range",
+        "restore",
     }
 )
 
@@ -116,7 +129,11 @@ class Clients:
 
 def cached(client: Any) -> tuple[list[str], int | None, int]:
     """A client's own view, without reading the store."""
-    cursor = client.cursor if isinstance(client, NodeCIDRAllocator) else client.last_reserved
+    cursor = None
+    if isinstance(client, NodeCIDRAllocator):
+        cursor = client.cursor
+    elif isinstance(client, PodIPAllocator):
+        cursor = client.last_reserved
     return [str(x) for x in client], cursor, client.used
 
 
@@ -202,6 +219,81 @@ def make_pod_machine(factory: Callable[[], Store]) -> type[PodIPMachine]:
     return StoredPodIPMachine
 
 
+@st.composite
+def small_service_ranges(draw: st.DrawFn) -> tuple[str, str, int, int, int]:
+    """``service_ranges`` of test_service_ips_machine, at most 16 host bits."""
+    version = draw(st.sampled_from(VERSIONS))
+    width = 32 if draw(st.booleans()) else 128
+    prefix = draw(st.integers(width - 16, width))
+    network = draw(st.integers(0, 2**width - 1)) >> (width - prefix) << (width - prefix)
+    text = str(netaddr.IPNetwork((network, prefix), version=4 if width == 32 else 6))
+    return version, text, network, prefix, width
+
+
+def make_service_machine(factory: Callable[[], Store]) -> type[ServiceIPMachine]:
+    class StoredServiceIPMachine(ServiceIPMachine):
+        @initialize(
+            spec=small_service_ranges(),
+            seed=st.integers(0, 2**32),
+            static_subrange=st.sampled_from([None, None, True, False]),
+        )
+        def start(self, spec: Any, seed: int, static_subrange: bool | None) -> None:
+            super().start(spec, seed, static_subrange)
+            version, cidr = spec[0], spec[1]
+            self.flaky = FlakyStore(factory())
+            self.alloc: Any = Clients(
+                lambda: ServiceIPAllocator(
+                    cidr,
+                    version=version,
+                    rng=self.rng,
+                    static_subrange=static_subrange,
+                    store=self.flaky,
+                )
+            )
+
+        @rule(target=ServiceIPMachine.ips)
+        def allocate_next(self) -> Any:
+            if len(self.model) == self.size:
+                before = self.state()
+                try:
+                    self.alloc.allocate_next()
+                except RangeFullError as err:
+                    assert str(err).startswith("range is full")
+                else:
+                    raise AssertionError("a full range handed out an address")
+                assert self.state() == before
+                return None
+            dynamic_free = (
+                sum(1 for v in self.model if v >= self.first + self.static)
+                < self.size - self.static
+            )
+            ip = self.alloc.allocate_next()
+            self.twin.allocate(ip)
+            value = int(ip)
+            assert ip.version == self.family_version
+            assert self.usable(value) and value not in self.model
+            assert (value >= self.first + self.static) == dynamic_free
+            self.model.add(value)
+            return ip
+
+        @rule()
+        def store_down(self) -> None:
+            client = self.alloc.clients[0]
+            before, mine = self.state(), cached(client)
+            self.flaky.fail_next = True
+            try:
+                client.allocate_next()
+            except StoreUnavailableError:
+                pass
+            else:
+                raise AssertionError("allocate_next succeeded with the store down")
+            assert self.state() == before  # the generator included
+            assert cached(client) == mine
+            assert sorted(self.alloc.iter_ints()) == sorted(self.model)
+
+    return StoredServiceIPMachine
+
+
 StoredNodeCIDRMemory = make_node_machine(MemoryStore)
 StoredNodeCIDRMemory.TestCase.settings = settings(
     StoredNodeCIDRMemory.TestCase.settings, max_examples=30, stateful_step_count=30
@@ -213,3 +305,9 @@ StoredPodIPMemory.TestCase.settings = settings(
     StoredPodIPMemory.TestCase.settings, max_examples=30, stateful_step_count=30
 )
 TestStoredPodIPMemoryMachine = StoredPodIPMemory.TestCase
+
+StoredServiceIPMemory = make_service_machine(MemoryStore)
+StoredServiceIPMemory.TestCase.settings = settings(
+    StoredServiceIPMemory.TestCase.settings, max_examples=30, stateful_step_count=30
+)
+TestStoredServiceIPMemoryMachine = StoredServiceIPMemory.TestCase
