@@ -998,7 +998,9 @@ def _validate_external_name(spec: Mapping[str, Any]) -> list[FieldError]:
     return errs
 
 
-def _validate_common_tail(spec: Mapping[str, Any]) -> list[FieldError]:
+def _validate_common_tail(
+    spec: Mapping[str, Any], cluster_ip_errors: Iterable[FieldError] = ()
+) -> list[FieldError]:
     errs = _validate_ports(spec)
     affinity = spec.get("sessionAffinity", "")
     if affinity not in _SESSION_AFFINITIES:
@@ -1010,6 +1012,7 @@ def _validate_common_tail(spec: Mapping[str, Any]) -> list[FieldError]:
                 'supported values: "ClientIP", "None"',
             )
         )
+    errs.extend(cluster_ip_errors)  # where ValidateService checks the dual-stack fields
     svc_type = spec.get("type", "")
     if svc_type not in SERVICE_TYPES:
         errs.append(
@@ -1023,12 +1026,16 @@ def _validate_common_tail(spec: Mapping[str, Any]) -> list[FieldError]:
     return errs
 
 
-def validate_service(obj: Mapping[str, Any], rules: ServiceRules) -> list[FieldError]:
+def validate_service(
+    obj: Mapping[str, Any], rules: ServiceRules, *, with_cluster_ips: bool = False
+) -> list[FieldError]:
     """``ValidateService`` (GA API): metadata, ports, the type rules, affinity, type (§3.4).
 
-    The dual-stack field checks (``ValidateServiceClusterIPsRelatedFields``) already ran
-    inside ``init_ip_family_fields``; for ExternalName they are replaced by the
-    "may not be set" rules here.
+    The dual-stack field checks (``ValidateServiceClusterIPsRelatedFields``) normally
+    already ran inside ``init_ip_family_fields`` and are not repeated;
+    ``with_cluster_ips=True`` includes them where ``ValidateService`` makes them (after
+    ``sessionAffinity``), for the 1.20-1.22 create path that validates first. For
+    ExternalName they are replaced by the "may not be set" rules here.
     """
     spec = obj["spec"]
     errs = _validate_meta(obj)
@@ -1063,7 +1070,10 @@ def validate_service(obj: Mapping[str, Any], rules: ServiceRules) -> list[FieldE
                 )
             )
         errs.extend(_validate_external_name(spec))
-    errs.extend(_validate_common_tail(spec))
+    cluster_ip_errors = (
+        validate_cluster_ips_related_fields(spec, rules) if with_cluster_ips else ()
+    )
+    errs.extend(_validate_common_tail(spec, cluster_ip_errors))
     return errs
 
 
@@ -1572,6 +1582,14 @@ def _ga_write(
         spec.pop("ipFamilyPolicy", None)
         if len(spec.get("clusterIPs") or ()) > 1:
             spec["clusterIPs"] = spec["clusterIPs"][:1]
+    if old is None and rules.profile.service_rules != "1.23":
+        # 1.20-1.22 REST.Create ran BeforeCreate (the strategy's field dropping, then
+        # ValidateService with the dual-stack field syntax) before the cluster-dependent
+        # family checks and allocation: its errors come first and alone (§3.3a).
+        pre = validate_service(obj, rules, with_cluster_ips=True)
+        if pre:
+            raise _invalid(name, pre)
+    if gate_off:
         errs = validate_cluster_ips_related_fields(spec, rules, old)
     else:
         errs = init_ip_family_fields(spec, old, rules)

@@ -1966,3 +1966,54 @@ def test_update_headless_to_external_name_releases_nothing():
     )
     assert outcome.release == ()
     assert "clusterIPs" not in outcome.service["spec"]
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        pytest.param("1.21", "spec.ports: Required value", id="1.21-validate-first"),
+        pytest.param(
+            "1.23",
+            'spec.ipFamilies[0]: Invalid value: "IPv6": not configured on this cluster',
+            id="1.23-families-first",
+        ),
+    ],
+)
+def test_create_family_error_and_missing_ports_order_per_release(version, expected):
+    """1.20-1.22 REST.Create (pkg/registry/core/service/storage/rest.go) ran
+    BeforeCreate, i.e. ValidateService, before tryDefaultValidateServiceClusterIPFields;
+    from 1.23 initIPFamilyFields runs in BeginCreate, before ValidateService."""
+    h = Harness((V4,), version=version)
+    with pytest.raises(InvalidServiceError) as info:
+        h.create(svc(ports=False, ipFamilies=["IPv6"]))
+    assert invalid_text(info.value) == expected
+
+
+def test_create_1_21_validation_before_allocation_taken_ip():
+    """The allocator is not asked before ValidateService passed (1.20-1.22)."""
+    h = Harness((V4,), version="1.21")
+    h.create(svc(clusterIP="10.0.0.10"), "taken")
+    with pytest.raises(InvalidServiceError) as info:
+        h.create(svc(ports=False, clusterIP="10.0.0.10"))
+    assert invalid_text(info.value) == "spec.ports: Required value"
+
+
+def test_create_1_21_cluster_ips_syntax_sits_in_validate_service_order():
+    """In ValidateService the dual-stack field checks come after sessionAffinity."""
+    h = Harness((V4,), version="1.21")
+    with pytest.raises(InvalidServiceError) as info:
+        h.create(svc(ports=False, clusterIP="bogus", sessionAffinity="Sticky"))
+    assert invalid_text(info.value) == (
+        "[spec.ports: Required value, "
+        'spec.sessionAffinity: Unsupported value: "Sticky": supported values: "ClientIP", '
+        '"None", '
+        'spec.clusterIPs[0]: Invalid value: "bogus": must be a valid IP address, '
+        "(e.g. 10.9.8.7 or 2001:db8::ffff)]"
+    )
+
+
+def test_create_1_20_gate_off_dropped_fields_not_validated():
+    """dropServiceDisabledFields runs in PrepareForCreate, before validation."""
+    h = Harness((V4,), version="1.20")
+    got = h.create(svc(ipFamilies=["IPv5"], ipFamilyPolicy="Bogus"))["spec"]
+    assert "ipFamilies" not in got and "ipFamilyPolicy" not in got
