@@ -33,8 +33,9 @@ share the Service address state while each keeps its own Service objects, as sev
 kube-apiservers do. The second one finds the ``kubernetes`` Service's address held and
 adopts it; deleting that Service never releases it (it is recreated at once, by every
 cluster). On a store, a call that fails gives back what it took in the store (when
-the store lets it: else an address leaks, none is ever held twice), and ``copy()`` and
-``from_snapshot`` give private clusters. Node CIDRs and Pod IPs stay per ``Cluster``.
+the store lets it: else an address leaks, none is ever held twice); ``snapshot()``
+records this cluster's own addresses only, and ``copy()`` and ``from_snapshot`` give
+private clusters. Node CIDRs and Pod IPs stay per ``Cluster``.
 """
 
 from __future__ import annotations
@@ -757,6 +758,8 @@ class Cluster:
         """The Service part of a snapshot: ranges, generators, stored objects."""
         ranges = []
         for family, allocator in self._service_allocators.items():
+            if self._store is not None:
+                allocator = self._own_addresses(family, allocator)
             entry: dict[str, Any] = {"family": family.value}
             try:
                 entry.update(allocator.snapshot().to_dict())
@@ -769,6 +772,23 @@ class Cluster:
             "rng": {family.value: _rng_state(rng) for family, rng in self._service_rngs.items()},
             "objects": [_copy_manifest(stored) for stored in self._services.values()],
         }
+
+    def _own_addresses(self, family: IPFamily, shared: ServiceIPAllocator) -> ServiceIPAllocator:
+        """A private allocator holding only this cluster's ClusterIPs of ``family``.
+
+        On a shared store the range also holds other clusters' addresses; a snapshot
+        describes this cluster alone (and must load as a private cluster).
+        """
+        own = ServiceIPAllocator(
+            shared.pool,
+            version=self._config.profile.version,
+            static_subrange=shared.static_size > 0,
+        )
+        for held in self._service_ips.values():
+            for held_family, value in held:
+                if held_family is family and not own.has_int(value):
+                    own.allocate_int(value)
+        return own
 
     def _load_services(self, data: Mapping[str, Any]) -> None:
         """Replace the Service state by a snapshot's, checking it against itself."""

@@ -814,3 +814,16 @@ def test_etcd_clusters_in_four_processes_share_service_addresses(etcd_server, tm
     found = cluster_on(EtcdStore(etcd_server.endpoint, prefix=prefix))
     stored_ips = {str(ip) for a in found.service_allocators.values() for ip in a}
     assert stored_ips == set(others) | {"10.96.0.1"}
+
+
+def test_cluster_snapshot_on_shared_store_holds_own_services_and_loads_private():
+    store = MemoryStore()
+    first, second = cluster_on(store), cluster_on(store)
+    first.create_service(web("a"))
+    second.create_service(web("b"))
+    first.create_service(web("c", ipFamilyPolicy="SingleStack"))
+    loaded = Cluster.from_snapshot(first.snapshot())
+    assert sorted(loaded.services) == ["default/a", "default/c", "default/kubernetes"]
+    assert loaded.validate() == []
+    mine = {ip for s in first.services.values() for ip in s["spec"]["clusterIPs"]}
+    assert {str(ip) for a in loaded.service_allocators.values() for ip in a} == mine
