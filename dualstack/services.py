@@ -6,7 +6,8 @@ shape checks (the JSON decoder's job), v1 defaulting, ``normalizeClusterIPs`` an
 ``patchAllocatedValues``, ``initIPFamilyFields`` with the embedded
 ``ValidateServiceClusterIPsRelatedFields``, ClusterIP allocation, the type rules of
 ``ValidateService`` and the update rules of ``ValidateServiceUpdate`` — for the GA API
-(1.20+, with the 1.20 / 1.21-1.22 / 1.23+ differences of §3.3a) and for the alpha
+(1.20+, with the 1.20 / 1.21-1.22 / 1.23+ differences of §3.3a: before 1.23 a create
+runs ``ValidateService`` first, before the family checks and allocation) and for the alpha
 ``spec.ipFamily`` API of 1.16-1.19 (§3.2). The functions work on plain dicts as
 ``yaml.safe_load`` returns them.
 
