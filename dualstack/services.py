@@ -864,6 +864,10 @@ def init_ip_family_fields(
             errs.append(FieldError(_INVALID, "spec.ipFamilyPolicy", policy, texts.multi_ip))
         if len(families) == 2:
             errs.append(FieldError(_INVALID, "spec.ipFamilyPolicy", policy, texts.multi_fam))
+        if errs and era == "1.20":
+            # 1.20's tryDefaultValidateServiceClusterIPFields answered these alone,
+            # before looking at the families of the addresses.
+            return errs
     configured = rules.families
     for i, ip in enumerate(ips):  # 7
         if ip == CLUSTER_IP_NONE:

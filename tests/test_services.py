@@ -2017,3 +2017,32 @@ def test_create_1_20_gate_off_dropped_fields_not_validated():
     h = Harness((V4,), version="1.20")
     got = h.create(svc(ipFamilies=["IPv5"], ipFamilyPolicy="Bogus"))["spec"]
     assert "ipFamilies" not in got and "ipFamilyPolicy" not in got
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        pytest.param(
+            "1.20",
+            'spec.ipFamilyPolicy: Invalid value: "SingleStack": must be RequireDualStack or '
+            "PreferDualStack when multiple 'clusterIPs' are specified",
+            id="1.20-alone",
+        ),
+        pytest.param(
+            "1.23",
+            "[spec.ipFamilyPolicy: Invalid value: \"SingleStack\": must be 'RequireDualStack' "
+            "or 'PreferDualStack' when multiple cluster IPs are specified, "
+            'spec.clusterIPs[1]: Invalid value: []string{"10.0.0.5", "fd00::5"}: '
+            "IPv6 is not configured on this cluster]",
+            id="1.23-accumulated",
+        ),
+    ],
+)
+def test_create_single_stack_two_ips_on_single_stack_cluster_per_release(version, expected):
+    """1.20 rest.go tryDefaultValidateServiceClusterIPFields returns the SingleStack
+    errors before inferring families; 1.23+ initIPFamilyFields accumulates them."""
+    gates = {"IPv6DualStack": True} if version == "1.20" else None
+    h = Harness((V4,), version=version, gates=gates)
+    with pytest.raises(InvalidServiceError) as info:
+        h.create(svc(ipFamilyPolicy=S, clusterIP="10.0.0.5", clusterIPs=["10.0.0.5", "fd00::5"]))
+    assert invalid_text(info.value) == expected
