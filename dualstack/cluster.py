@@ -50,7 +50,13 @@ import netaddr as _netaddr
 from dualstack.bitmap import AllocationBitmap
 from dualstack.config import ClusterConfig, Finding
 from dualstack.egress import EgressPolicy
-from dualstack.errors import AlreadyExistsError, ConfigError, DualStackError, NotFoundError
+from dualstack.errors import (
+    AlreadyAllocatedError,
+    AlreadyExistsError,
+    ConfigError,
+    DualStackError,
+    NotFoundError,
+)
 from dualstack.families import IPFamily, format_ip, parse_ip
 from dualstack.nodes import Node, NodeRegistry, Pod, parse_ip_fast
 from dualstack.pools import CIDRPool
@@ -265,19 +271,21 @@ class Cluster:
             manifest["spec"]["ipFamilyPolicy"] = "SingleStack"
             manifest["spec"]["ipFamilies"] = [primary.value]
         allocators: Mapping[IPFamily, Any] = self._service_allocators
-        shared = self._service_allocators[primary]
         if self._store is not None:
-            shared.refresh()
-            if shared.has_int(first):
-                # Another cluster on the store (another kube-apiserver) holds it: adopt
-                # it. The Service is built against a private copy with the address
-                # free, so nothing is taken from, or given back to, the store.
-                scratch = shared.copy()
-                scratch.release_int(first)
-                allocators = {**self._service_allocators, primary: scratch}
+            # The address is held in the store by whichever cluster (kube-apiserver)
+            # came first; the others adopt it. The object is built against a private
+            # copy with the address free, then the address is made sure of in one
+            # compare-and-swap: taken, or found held (no read-then-decide race).
+            shared = self._service_allocators[primary]
+            scratch = shared.copy()
+            scratch.release_int(first)
+            allocators = {**self._service_allocators, primary: scratch}
         outcome = create_service(
             manifest, self._service_rules, allocators, rngs=self._service_rngs
         )
+        if self._store is not None:
+            with contextlib.suppress(AlreadyAllocatedError):
+                self._service_allocators[primary].allocate_int(first)
         self._services[KUBERNETES_SERVICE_KEY] = outcome.service
         self._service_ips[KUBERNETES_SERVICE_KEY] = outcome.addresses or ()
 
@@ -364,7 +372,11 @@ class Cluster:
         for family, ip in outcome.release:
             allocator = self._service_allocators.get(family)
             if allocator is not None:
-                allocator.release(ip)
+                # On a store, a release that fails after the commit leaves the address
+                # marked with no Service (a leak, never a double), as kube-apiserver
+                # only logs it; the update itself stands.
+                with contextlib.suppress(StoreError):
+                    allocator.release(ip)
         self._sync_load_balancer(stored, old)
         self._services[key] = stored
         self._service_ips[key] = tuple(

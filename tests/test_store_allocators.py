@@ -827,3 +827,18 @@ def test_cluster_snapshot_on_shared_store_holds_own_services_and_loads_private()
     assert loaded.validate() == []
     mine = {ip for s in first.services.values() for ip in s["spec"]["clusterIPs"]}
     assert {str(ip) for a in loaded.service_allocators.values() for ip in a} == mine
+
+
+def test_cluster_update_release_failing_after_commit_leaks_and_update_stands():
+    store = KeyDown("ranges/secondaryserviceips")
+    cluster = cluster_on(store)
+    created = cluster.create_service(web())
+    v6 = created["spec"]["clusterIPs"][1]
+    store.down = True
+    single = web(ipFamilyPolicy="SingleStack", ipFamilies=["IPv4"])
+    single["spec"]["clusterIPs"] = created["spec"]["clusterIPs"][:1]
+    updated = cluster.update_service(single)
+    assert updated["spec"]["clusterIPs"] == created["spec"]["clusterIPs"][:1]
+    store.down = False
+    fresh = cluster_on(store)
+    assert v6 in [str(ip) for ip in fresh.service_allocators[IPFamily.IPv6]]  # leaked
