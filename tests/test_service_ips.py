@@ -586,3 +586,12 @@ def test_ipv4_mapped_address_in_ipv6_range_is_ipv4_not_in_range(as_object):
     a.release(ip)
     assert a.used == 0
     assert a.allocate(netaddr.IPAddress("::fffe:10.0.0.1")) in a  # just below ::ffff:0:0/96
+
+
+def test_service_allocator_ipv4_mapped_address_in_ipv6_range_not_in_range():
+    """Go's IPNet.Contains turns ::ffff:a.b.c.d into its IPv4 form, so an IPv6 range
+    never contains it (the case Hypothesis found: ::/80 under 1.34)."""
+    allocator = ServiceIPAllocator("::/80", version="1.34")
+    with pytest.raises(NotInRangeError):
+        allocator.allocate(netaddr.IPAddress("::ffff:ffff:ffff"))
+    assert allocator.used == 0

@@ -126,7 +126,10 @@ class ServiceIPMachine(RuleBasedStateMachine):
             return None
         ip = netaddr.IPAddress(value, self.family_version)
         before = self.state()
-        if not self.usable(value):
+        # An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is IPv4 to Kubernetes (Go's
+        # To4), so no IPv6 range contains it: allocate() refuses it as not in range.
+        mapped = self.family_version == 6 and value >> 32 == 0xFFFF
+        if mapped or not self.usable(value):
             exc: type[Exception] = NotInRangeError
         elif value in self.model:
             exc = AlreadyAllocatedError
