@@ -84,4 +84,4 @@ __all__ = [
     "check_components",
 ]
 
-__version__ = "0.1.0.dev0"
+__version__ = "0.1.0"
