@@ -231,6 +231,7 @@ class Cluster:
                 version=profile.version,
                 rng=rng,
                 static_subrange=static,
+                allocator=config.service_allocator,
                 store=self._store,
                 key=service_ips_key(index) if self._store is not None else None,
             )
@@ -795,6 +796,7 @@ class Cluster:
             shared.pool,
             version=self._config.profile.version,
             static_subrange=shared.static_size > 0,
+            allocator=self._config.service_allocator,
         )
         for held in self._service_ips.values():
             for held_family, value in held:
@@ -815,6 +817,7 @@ class Cluster:
                 version=profile.version,
                 rng=rng,
                 static_subrange=static,
+                allocator=self._config.service_allocator,
             )
         lb_pools = {family: pool.copy() for family, pool in self._lb_pools.items()}
         for pool in lb_pools.values():
@@ -861,7 +864,10 @@ class Cluster:
                 stored = sorted(parse_ip(ip)[0] for ip in entry["ips"])
             else:
                 check = ServiceIPAllocator(
-                    allocator.pool, version=profile.version, static_subrange=static
+                    allocator.pool,
+                    version=profile.version,
+                    static_subrange=static,
+                    allocator=self._config.service_allocator,
                 )
                 check.restore(RangeAllocation.from_dict(entry))
                 stored = list(check.iter_ints())

@@ -34,7 +34,7 @@ from dualstack import rules
 from dualstack.errors import ConfigError, InvalidAddressError, with_hint
 from dualstack.families import IPFamily
 from dualstack.pools import CIDRPool
-from dualstack.profiles import Profile
+from dualstack.profiles import Allocator, Profile
 
 __all__ = [
     "Capacity",
@@ -441,7 +441,7 @@ class ClusterConfig:
         return rules.gate_value(self._gates, "ServiceIPStaticSubrange", self._profile)
 
     @property
-    def service_allocator(self) -> str:
+    def service_allocator(self) -> Allocator:
         """``"bitmap"``, ``"multicidr-dualwrite"`` or ``"multicidr"`` as the gates select."""
         return rules.effective_allocator(self._gates, self._profile)
 
@@ -529,15 +529,6 @@ class ClusterConfig:
             warnings.append(
                 f"Pods are {'/'.join(self.pod_families)} but Services "
                 f"{'/'.join(self.families)}: give one service range per Pod family"
-            )
-        if self.service_allocator != profile.allocator:
-            # ServiceIPAllocator and Cluster take no gates (service-ips §0.1): they keep
-            # the release's default model, so their counts can differ from these.
-            warnings.append(
-                f"the feature gates select the {self.service_allocator} Service IP "
-                f"allocator, but {profile.version} defaults to {profile.allocator}: "
-                "service_ips above follow the gates, while ServiceIPAllocator and Cluster "
-                f"model the {profile.allocator} allocator of {profile.version}"
             )
         for name in self._ignored_gates:
             warnings.append(f"feature gate {name} is not modelled by dualstack and was ignored")

@@ -13,6 +13,7 @@ newest release; a version outside the modelled span raises ``ConfigError``.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -123,8 +124,33 @@ class Profile:
             )
         return _build(minor)
 
+    def with_service_allocator(self, allocator: Allocator) -> Profile:
+        """This release with another Service IP allocator model, as feature gates select.
+
+        ``MultiCIDRServiceAllocator`` and ``DisableAllocatorDualWrite`` can move a
+        release off its default model (service-ips.md §0.1): ``"multicidr"`` has no IPv6
+        window, every model but ``"bitmap"`` refuses IPv6 prefixes shorter than /64
+        (§1.12, §1.12a).
+        """
+        if allocator == self.allocator:
+            return self
+        if allocator not in ("bitmap", "multicidr-dualwrite", "multicidr"):
+            raise ConfigError(
+                f"unknown Service IP allocator {allocator!r}",
+                hint="use 'bitmap', 'multicidr-dualwrite' or 'multicidr'",
+            )
+        return dataclasses.replace(
+            self,
+            allocator=allocator,
+            ipv6_service_window=None if allocator == "multicidr" else 65536,
+            min_ipv6_service_prefix=None if allocator == "bitmap" else 64,
+        )
+
     def __repr__(self) -> str:
-        return f"Profile.for_version({self.version!r})"
+        text = f"Profile.for_version({self.version!r})"
+        if self.allocator != _build(self.minor).allocator:
+            text += f".with_service_allocator({self.allocator!r})"
+        return text
 
 
 @cache

@@ -34,7 +34,7 @@ from typing import Final
 from dualstack.errors import InvalidAddressError, with_hint
 from dualstack.families import IPFamily, format_cidr
 from dualstack.pools import CIDRPool
-from dualstack.profiles import Profile
+from dualstack.profiles import Allocator, Profile
 
 __all__ = [
     "DEFAULT_NODE_MASK",
@@ -306,7 +306,7 @@ def gate_value(gates: Mapping[str, bool], name: str, profile: Profile) -> bool:
     return _gate_value_when_gone(name, profile)
 
 
-def effective_allocator(gates: Mapping[str, bool], profile: Profile) -> str:
+def effective_allocator(gates: Mapping[str, bool], profile: Profile) -> Allocator:
     """Which Service IP allocator the gates select (service-ips §0.1, §1.12, §1.12a).
 
     ``"multicidr"`` when MultiCIDRServiceAllocator is on and the bitmap is not written

@@ -67,7 +67,7 @@ from dualstack.errors import (
 )
 from dualstack.families import IPFamily, format_ip, parse_cidr, parse_ip
 from dualstack.pools import CIDRPool
-from dualstack.profiles import Profile
+from dualstack.profiles import Allocator, Profile
 from dualstack.store import (
     RangeValue,
     RetryPolicy,
@@ -190,6 +190,10 @@ class ServiceIPAllocator:
             ``None``. The allocator draws from it only in ``allocate_next``.
         static_subrange: ``ServiceIPStaticSubrange`` on or off; ``None`` is the
             release's default (on from 1.25).
+        allocator: the Service IP allocator model (``"bitmap"``,
+            ``"multicidr-dualwrite"``, ``"multicidr"``) when feature gates move the
+            release off its default (``ClusterConfig.service_allocator``); ``None`` is
+            the release's default.
         store: keep the state in this ``Store`` (``MemoryStore``, ``EtcdStore``) as
             kube-apiserver keeps it in etcd, shared with every allocator of the range
             on it; ``None`` (the default) keeps it private, in memory.
@@ -237,12 +241,15 @@ class ServiceIPAllocator:
         version: str | None = None,
         rng: _random.Random | None = None,
         static_subrange: bool | None = None,
+        allocator: Allocator | None = None,
         store: Store | None = None,
         key: str | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
         pool = CIDRPool(cidr)
         profile = Profile.for_version(version)
+        if allocator is not None:
+            profile = profile.with_service_allocator(allocator)
         family = pool.family
         host_bits = pool.host_bits
         shortest = profile.min_ipv6_service_prefix
@@ -699,6 +706,7 @@ class ServiceIPAllocator:
         version: str | None = None,
         rng: _random.Random | None = None,
         static_subrange: bool | None = None,
+        allocator: Allocator | None = None,
     ) -> ServiceIPAllocator:
         """A new allocator over ``snapshot.range`` holding ``snapshot``'s allocations.
 
@@ -706,9 +714,15 @@ class ServiceIPAllocator:
             InvalidAddressError, ConfigError, DualStackError: as the constructor and
                 ``restore``.
         """
-        allocator = cls(snapshot.range, version=version, rng=rng, static_subrange=static_subrange)
-        allocator.restore(snapshot)
-        return allocator
+        new = cls(
+            snapshot.range,
+            version=version,
+            rng=rng,
+            static_subrange=static_subrange,
+            allocator=allocator,
+        )
+        new.restore(snapshot)
+        return new
 
     def copy(self, *, rng: _random.Random | None = None) -> ServiceIPAllocator:
         """An independent copy; its generator is ``rng`` or a copy of this one's state."""

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from dualstack.cluster import Cluster
 from dualstack.config import Capacity, ClusterConfig, FamilyCapacity, Finding, check_components
 from dualstack.errors import ConfigError
 from dualstack.families import IPFamily
@@ -1379,7 +1380,7 @@ def test_service_range_limits_per_release_and_gates(version, gates, service, exp
         "1.32-to-dualwrite",
     ],
 )
-def test_capacity_follows_gate_selected_allocator_and_warns(
+def test_capacity_follows_gate_selected_allocator_and_cluster_agrees(
     version, gates, service, model_release
 ):
     config = ClusterConfig(
@@ -1395,10 +1396,12 @@ def test_capacity_follows_gate_selected_allocator_and_warns(
     model = ServiceIPAllocator(service, version=model_release, rng=random.Random(0))
     assert capacity.per_family[family].service_ips == model.size
     assert capacity.per_family[family].static_band == model.static_size
-    assert any(
-        f"the feature gates select the {config.service_allocator} Service IP allocator" in w
-        for w in capacity.warnings
-    )
+    # ServiceIPAllocator(allocator=...) and the Cluster follow the gates too.
+    gated = ServiceIPAllocator(service, version=version, allocator=config.service_allocator)
+    assert (gated.size, gated.static_size) == (model.size, model.static_size)
+    cluster = Cluster(config, seed=1)
+    assert cluster.service_allocators[family].size == model.size
+    assert not any("feature gates select" in w for w in capacity.warnings)
 
 
 def test_capacity_default_gates_no_allocator_warning():

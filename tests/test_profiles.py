@@ -202,3 +202,19 @@ def test_profile_switches_consistent_with_each_other(version):
     assert (p.ipv6_service_window is None) == (p.allocator == "multicidr")
     assert p.service_flag_limits == (p.allocator != "multicidr")
     assert p.single_node_mask == (p.mask_rules == "1.16")
+
+
+def test_profile_with_service_allocator_changes_only_the_model_and_repr_rebuilds():
+    base = Profile.for_version("1.33")
+    gated = base.with_service_allocator("multicidr")
+    assert (gated.allocator, gated.ipv6_service_window, gated.min_ipv6_service_prefix) == (
+        "multicidr",
+        None,
+        64,
+    )
+    assert gated.version == base.version and gated.static_subrange_default
+    assert eval(repr(gated), {"Profile": Profile}) == gated
+    assert base.with_service_allocator("multicidr-dualwrite") is base
+    assert Profile.for_version("1.32").with_service_allocator("bitmap") is Profile.for_version(
+        "1.32"
+    )

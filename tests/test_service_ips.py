@@ -595,3 +595,23 @@ def test_service_allocator_ipv4_mapped_address_in_ipv6_range_not_in_range():
     with pytest.raises(NotInRangeError):
         allocator.allocate(netaddr.IPAddress("::ffff:ffff:ffff"))
     assert allocator.used == 0
+
+
+@pytest.mark.parametrize(
+    ("cidr", "version", "allocator", "size"),
+    [
+        ("fd00::/64", "1.32", "multicidr", 2**64 - 1),
+        ("fd00::/108", "1.34", "multicidr-dualwrite", 65535),
+        ("fd00::/108", "1.34", "bitmap", 65535),
+        ("10.0.0.0/8", "1.33", "multicidr", 2**24 - 2),
+    ],
+    ids=["1.32-gated-multicidr", "1.34-dualwrite", "1.34-bitmap", "v4-multicidr"],
+)
+def test_service_allocator_allocator_model_follows_gates(cidr, version, allocator, size):
+    assert ServiceIPAllocator(cidr, version=version, allocator=allocator).size == size
+
+
+def test_service_allocator_bitmap_model_accepts_short_ipv6_prefix_multicidr_refuses():
+    assert ServiceIPAllocator("fd00::/48", version="1.34", allocator="bitmap").size == 65535
+    with pytest.raises(ConfigError, match="shortest allowed prefix length"):
+        ServiceIPAllocator("fd00::/48", version="1.32", allocator="multicidr")
