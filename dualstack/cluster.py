@@ -198,7 +198,7 @@ class Cluster:
         self._network_plugin = network_plugin
         self._egress = _egress_policy(egress)
         # Before the Services: an impossible plugin must fail before anything is built.
-        self._registry = NodeRegistry(config, network_plugin=network_plugin)
+        self._registry = NodeRegistry(config, network_plugin=network_plugin, store=store)
         self._init_services()
 
     @property

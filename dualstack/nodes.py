@@ -12,7 +12,7 @@ Key types:
   ``--cluster-cidr`` order), ints inside.
 - ``Pod``: frozen; ``.namespace``, ``.name``, ``.node``, ``.pod_ips`` (fresh
   ``IPAddress`` objects, in reporting order), ints inside.
-- ``NodeRegistry(config, *, network_plugin="cni")``: ``add_node``, ``remove_node``,
+- ``NodeRegistry(config, *, network_plugin="cni", store=None)``: ``add_node``, ``remove_node``,
   ``add_pod``, ``remove_pod``, the read-only ``nodes``/``pods`` views, ``copy()``,
   ``validate()``, and ``dump()``/``NodeRegistry.load()`` for snapshots.
 - ``InvalidObjectError``: the API server's 422 for a Node or a Pod
@@ -30,6 +30,14 @@ Invariants:
   between the two registries; whichever changes a node first takes its own copy of
   that node's state (``_NodeState.owner``), so copying costs two dict copies and the
   two cluster-CIDR sets, whatever the number of Pods (benchmarks/bench_cluster.py).
+
+Shared state (``store=``, docs/etcd.md): the cluster-CIDR sets keep their bitmaps in the
+store under ``node_cidrs_key(cluster CIDR)`` and every node's host-local ranges under
+``pod_ips_key(node CIDR)``, so registries on one store never hand out a block or a Pod
+IP twice; ``remove_node`` deletes the node's Pod IP keys. A failing call gives back what
+it took in the store. ``copy()`` of a store-backed registry is private (every node
+state cloned at once, never written to the store); ``dump()`` records only this
+registry's own blocks.
 """
 
 from __future__ import annotations
@@ -66,6 +74,7 @@ from dualstack.families import parse_ip as _parse_ip
 from dualstack.node_cidrs import NodeCIDRAllocator
 from dualstack.pod_ips import PodIPAllocator
 from dualstack.pools import CIDRPool
+from dualstack.store import Store, StoreConflictError, StoreError, node_cidrs_key, pod_ips_key
 
 __all__ = [
     "NETWORK_PLUGINS",
@@ -380,9 +389,13 @@ class NodeRegistry:
         config: the cluster's ``ClusterConfig``.
         network_plugin: ``"cni"`` (host-local's order, or the kubelet's from 1.21) or
             ``"kubenet"`` (IPv4 first up to 1.20; exists up to 1.23).
+        store: keep the cluster-CIDR sets and the nodes' Pod IPs in this ``Store``
+            (shared with every registry on it); ``None``: private, in memory.
 
     Raises:
         ConfigError: an unknown plugin, or ``"kubenet"`` in a release without it.
+        MismatchedNetworkError: the store holds another range at a key.
+        StoreUnavailableError: the store cannot be read.
     """
 
     __slots__ = (
@@ -397,11 +410,14 @@ class NodeRegistry:
         "_profile",
         "_reserved",
         "_sets",
+        "_store",
         "_token",
         "_v4_first",
     )
 
-    def __init__(self, config: ClusterConfig, *, network_plugin: str = "cni") -> None:
+    def __init__(
+        self, config: ClusterConfig, *, network_plugin: str = "cni", store: Store | None = None
+    ) -> None:
         profile = config.profile
         if network_plugin not in NETWORK_PLUGINS:
             raise ConfigError(
@@ -417,6 +433,7 @@ class NodeRegistry:
         self._config = config
         self._profile = profile
         self._plugin = network_plugin
+        self._store = store
         self._allocate = config.allocate_node_cidrs
         families = config.pod_families
         # The kubelet's primary family: that of its first node IP, which the library
@@ -433,7 +450,11 @@ class NodeRegistry:
         if self._allocate:
             for index, pool in enumerate(config.cluster_pools):
                 cidr_set = NodeCIDRAllocator(
-                    pool, config.node_mask_size(pool.family), version=profile.version
+                    pool,
+                    config.node_mask_size(pool.family),
+                    version=profile.version,
+                    store=store,
+                    key=None if store is None else node_cidrs_key(pool),
                 )
                 sets.append(cidr_set)
                 # §2.4: every service range overlapping this cluster CIDR is occupied
@@ -587,6 +608,9 @@ class NodeRegistry:
         for idx, cidr_set in enumerate(self._sets):
             try:
                 taken.append(cidr_set.allocate_next_index())
+            except StoreError:
+                self._give_back(taken, cursors)
+                raise
             except RangeFullError as error:
                 # Upstream keeps the earlier blocks (and leaks one more per retry);
                 # the library gives them back and restores every cursor (C6).
@@ -605,6 +629,16 @@ class NodeRegistry:
             for s, i in zip(self._sets, taken, strict=True)
         )
         return cidrs, tuple((j, i, i) for j, i in enumerate(taken))
+
+    def _give_back(self, taken: Sequence[int], cursors: Sequence[int]) -> None:
+        """Undo a partial ``_allocate_blocks`` after a store error (best effort there)."""
+        try:
+            for j, index in enumerate(taken):
+                self._sets[j].release_range(index, index)
+            for j, cursor in enumerate(cursors):
+                self._sets[j].cursor = cursor
+        except StoreError:
+            pass  # the store is down: the blocks leak there, none is ever held twice
 
     def _occupy_given(
         self, name: str, texts: Sequence[str]
@@ -644,6 +678,9 @@ class NodeRegistry:
                 ) from None
             if span:
                 blocks.append((idx, span.start, span.stop - 1))
+        if self._store is not None:
+            for idx, _, _ in blocks:
+                self._sets[idx].refresh()  # the check below reads the latest holders
         for idx, begin, end in blocks:
             holder = self._holder(idx, begin, end)
             if holder is not None:
@@ -652,9 +689,39 @@ class NodeRegistry:
                     hint="kube-controller-manager would mark the block twice and hand it "
                     "out again after either holder is deleted; give the node a free block",
                 )
-        for idx, begin, end in blocks:
-            self._sets[idx].occupy_range(begin, end)
+        if self._store is None:
+            for idx, begin, end in blocks:
+                self._sets[idx].occupy_range(begin, end)
+        else:
+            self._occupy_shared(texts, blocks)
         return tuple(cidrs), tuple(blocks)
+
+    def _occupy_shared(self, texts: Sequence[str], blocks: list[tuple[int, int, int]]) -> None:
+        """Occupy given blocks on a store: a block another registry took first is refused.
+
+        The check above read this registry's last view of the store; a block flipped by
+        nobody here was taken meanwhile by another registry, so it is not ours to keep.
+        """
+        done: list[tuple[int, int, int]] = []
+        try:
+            for idx, begin, end in blocks:
+                flipped = self._sets[idx].occupy_range(begin, end)
+                if flipped != end - begin + 1:
+                    # Partly taken meanwhile: the bits flipped here stay (releasing the
+                    # span would free the other registry's blocks); a leak, never a twin.
+                    raise AlreadyAllocatedError(
+                        f"cidr {texts[idx]} at idx [{idx}] is already allocated to "
+                        "another cluster on the store",
+                        hint="give the node a free block",
+                    )
+                done.append((idx, begin, end))
+        except DualStackError:
+            try:
+                for idx, begin, end in done:
+                    self._sets[idx].release_range(begin, end)
+            except StoreError:
+                pass  # the store is down: the blocks leak there, none is held twice
+            raise
 
     def _holder(self, idx: int, begin: int, end: int) -> str | None:
         """Who holds a block of ``[begin, end]`` in set ``idx``, or ``None`` when all are free."""
@@ -689,12 +756,36 @@ class NodeRegistry:
             NotFoundError: ``nodes "<name>" not found``.
         """
         state = self._state(name)
+        if self._store is not None:
+            self._remove_shared(state)
+        else:
+            for idx, begin, end in state.blocks:
+                self._sets[idx].release_range(begin, end)
         pods = self._pods
         for key in state.pods:
             del pods[key]
+        del self._nodes[name]
+
+    def _remove_shared(self, state: _NodeState) -> None:
+        """Delete the node's Pod IP keys, then release its blocks, in the store.
+
+        The keys go first: once a block is free another registry may take it and must
+        find its key empty. A store error stops here with the node still registered
+        (what was deleted is only Pod IPs of this node; the call can be repeated).
+        """
+        store = self._store
+        assert store is not None
+        ranges = state.ranges
+        for index, (value, prefixlen, family) in enumerate(state.cidrs):
+            shared = None if ranges is None else ranges[index].shared_state
+            name = (
+                shared.name
+                if shared is not None
+                else pod_ips_key(CIDRPool.from_ints(value, prefixlen, family))
+            )
+            _delete_key(store, name)
         for idx, begin, end in state.blocks:
             self._sets[idx].release_range(begin, end)
-        del self._nodes[name]
 
     # --- Pods -------------------------------------------------------------------------
     def add_pod(self, name: str, *, node: str, namespace: str = "default") -> Pod:
@@ -734,6 +825,8 @@ class NodeRegistry:
         ranges = state.ranges
         if ranges is None:
             ranges = self._ranges(state)
+        if self._store is not None:
+            return self._add_pod_shared(namespace, name, node, state, ranges)
         # Hot path (benchmarks/bench_cluster.py, 150,000 Pods): when every range has a
         # free address nothing can fail, so no cursor needs saving; otherwise the first
         # full range raises before anything was taken (all or nothing, §3.4 and C6).
@@ -753,6 +846,35 @@ class NodeRegistry:
         pod = Pod(namespace, name, node, values, state.families)
         pods[key] = pod
         state.pods[key] = None
+        return pod
+
+    def _add_pod_shared(
+        self, namespace: str, name: str, node: str, state: _NodeState, ranges: list[PodIPAllocator]
+    ) -> Pod:
+        """``add_pod`` on a store: every range asked in turn, all or nothing there too."""
+        cursors = [r.last_reserved for r in ranges]
+        taken: list[int] = []
+        try:
+            for index, allocator in enumerate(ranges):
+                try:
+                    taken.append(allocator.allocate_next_int())
+                except RangeFullError as error:
+                    raise _range_full(index, error) from None
+        except DualStackError:
+            try:
+                for allocator, value, cursor in zip(ranges, taken, cursors, strict=False):
+                    allocator.release_int(value)
+                    allocator.last_reserved = cursor
+            except StoreError:
+                pass  # the store is down: the address leaks there, none is held twice
+            raise
+        values = tuple(taken)
+        order = state.order
+        if order is not None:
+            values = tuple(values[i] for i in order)
+        pod = Pod(namespace, name, node, values, state.families)
+        self._pods[f"{namespace}/{name}"] = pod
+        state.pods[f"{namespace}/{name}"] = None
         return pod
 
     def _namespace_ok(self, namespace: object) -> bool:
@@ -800,6 +922,14 @@ class NodeRegistry:
         other._sets = tuple(s.copy() for s in self._sets)
         other._nodes = dict(self._nodes)
         other._pods = dict(self._pods)
+        if self._store is not None:
+            # A copy of a store-backed registry is private: it takes its own node states
+            # now (its allocators are private copies), and this one keeps writing its own
+            # states to the store, which the copy no longer sees.
+            other._store = None
+            other._token = object()
+            other._nodes = {n: st.clone(other._token) for n, st in self._nodes.items()}
+            return other
         # Neither side owns the shared node states any more: both copy on first write.
         self._token = object()
         other._token = object()
@@ -840,7 +970,11 @@ class NodeRegistry:
         ranges: list[PodIPAllocator] = []
         for index, (value, prefixlen, family) in enumerate(state.cidrs):
             try:
-                ranges.append(PodIPAllocator(CIDRPool.from_ints(value, prefixlen, family)))
+                pool = CIDRPool.from_ints(value, prefixlen, family)
+                if self._store is None:
+                    ranges.append(PodIPAllocator(pool))
+                else:
+                    ranges.append(PodIPAllocator(pool, store=self._store, key=pod_ips_key(pool)))
             except ConfigError as error:
                 raise ConfigError(
                     f"invalid range set {index}: {error.message}", hint=error.hint
@@ -961,17 +1095,22 @@ class NodeRegistry:
         of used indices for sets of more than 2^24 blocks; nodes with their
         ``podCIDRs`` and host-local ``lastReserved`` cursors; Pods in creation order.
         """
-        sets = []
+        sets: list[dict[str, Any]] = []
         for cidr_set in self._sets:
             entry: dict[str, Any] = {
                 "range": cidr_set.pool.cidr,
                 "nodeMaskSize": cidr_set.node_mask_size,
                 "cursor": cidr_set.cursor,
             }
-            if cidr_set.size <= _MAX_ENCODED_BLOCKS:
-                entry["data"] = _base64.b64encode(_set_bitmap_bytes(cidr_set)).decode("ascii")
+            if self._store is None:
+                indices: Iterable[int] = cidr_set.iter_indices()
             else:
-                entry["runs"] = [list(r) for r in _runs(cidr_set.iter_indices())]
+                indices = self._own_indices(len(sets))
+            if cidr_set.size <= _MAX_ENCODED_BLOCKS:
+                data = _bitmap_bytes(indices)
+                entry["data"] = _base64.b64encode(data).decode("ascii")
+            else:
+                entry["runs"] = [list(r) for r in _runs(indices)]
             sets.append(entry)
         nodes = []
         for state in self._nodes.values():
@@ -1004,6 +1143,18 @@ class NodeRegistry:
                 {"namespace": pod.namespace, "name": pod.name, "nodeName": pod.node, "podIPs": ips}
             )
         return {"cidrSets": sets, "nodes": nodes, "pods": pods}
+
+    def _own_indices(self, idx: int) -> list[int]:
+        """The blocks of set ``idx`` this registry holds (a store also has others')."""
+        own: set[int] = set()
+        for s_idx, begin, end in self._reserved:
+            if s_idx == idx:
+                own.update(range(begin, end + 1))
+        for state in self._nodes.values():
+            for s_idx, begin, end in state.blocks:
+                if s_idx == idx:
+                    own.update(range(begin, end + 1))
+        return sorted(own)
 
     @classmethod
     def load(
@@ -1235,10 +1386,26 @@ def _list(data: Mapping[str, Any], key: str) -> list[Any]:
     return value
 
 
-def _set_bitmap_bytes(cidr_set: NodeCIDRAllocator) -> bytes:
+def _delete_key(store: Store, name: str) -> None:
+    """Delete ``name`` in ``store`` with compare-and-swap (retried while others write).
+
+    Raises:
+        StoreError: the store is down or other writers won every attempt.
+    """
+    for _ in range(16):
+        current = store.get(name)
+        if not current.exists or store.compare_and_swap(name, None, revision=current.revision).ok:
+            return
+    raise StoreConflictError(
+        f"could not delete {store.key(name)}: other writers changed it on every attempt",
+        hint="retry remove_node",
+    )
+
+
+def _bitmap_bytes(indices: Iterable[int]) -> bytes:
     """The used indices as Go's ``big.Int.Bytes()`` (RangeAllocation encoding)."""
     number = 0
-    for index in cidr_set.iter_indices():
+    for index in indices:
         number |= 1 << index
     return number.to_bytes((number.bit_length() + 7) // 8, "big")
 
