@@ -49,16 +49,17 @@ from dualstack.families import IPFamily, format_cidr, format_ip, make_net, parse
 from dualstack.pools import CIDRPool
 from dualstack.profiles import Profile
 from dualstack.store import (
+    MISMATCHED_NETWORK,
     NEXT_CANDIDATE_ANNOTATION,
     NODE_MASK_SIZE_ANNOTATION,
     RangeValue,
     RetryPolicy,
     SharedState,
     Store,
-    StoreError,
-    decode_range_value,
+    check_storable,
     encode_range_value,
     node_cidrs_key,
+    read_range_value,
 )
 
 __all__ = ["NodeCIDRAllocator"]
@@ -558,11 +559,11 @@ class NodeCIDRAllocator:
         if blob is None:
             bitmap = AllocationBitmap(self._size)
         else:
-            value = _read_range(blob, self._pool.cidr, key)
+            value = read_range_value(blob, self._pool.cidr, key)
             mask = value.annotations.get(NODE_MASK_SIZE_ANNOTATION, str(self._node_mask))
             if mask != str(self._node_mask):
                 raise MismatchedNetworkError(
-                    _MISMATCHED,
+                    MISMATCHED_NETWORK,
                     hint=f"{key} holds /{mask} node blocks, this allocator /{self._node_mask}"
                     "; give it another key",
                 )
@@ -594,7 +595,7 @@ class NodeCIDRAllocator:
             what = (
                 f"node block {format_cidr(self.block_network(top), self._node_mask, self._family)}"
             )
-            _check_storable(top, what, self._key())
+            check_storable(top, what, self._key())
         annotations = {
             NEXT_CANDIDATE_ANNOTATION: str(self._cursor),
             NODE_MASK_SIZE_ANNOTATION: str(self._node_mask),
@@ -606,52 +607,6 @@ class NodeCIDRAllocator:
     def _key(self) -> str:
         shared = self._shared
         return shared.key if shared is not None else node_cidrs_key(self._pool)
-
-
-# --- the stored form's checks (store=...) ------------------------------------------------
-
-# etcd refuses requests above --max-request-bytes (1.5 MiB by default): a bitmap with a
-# bit at or past this offset (1 MiB of data, 1.4 MiB as base64) is refused before the
-# write instead of failing at etcd.
-_MAX_STORED_BITS: Final = 1 << 23
-_MISMATCHED: Final = "the provided network does not match the current range"
-
-
-def _read_range(blob: bytes, cidr: str, key: str) -> RangeValue:
-    """The ``RangeValue`` stored at ``key``, which must be a range of ``cidr``.
-
-    Raises:
-        DualStackError: the value is not a ``RangeAllocation``.
-        MismatchedNetworkError: it is one of another range (the ipallocator's text).
-    """
-    try:
-        value = decode_range_value(blob)
-    except DualStackError as error:
-        raise DualStackError(
-            f"the value at {key} is not a RangeAllocation: {error}",
-            hint="give each allocator its own key, or delete the value",
-        ) from None
-    if value.range != cidr:
-        raise MismatchedNetworkError(
-            _MISMATCHED,
-            hint=f"{key} holds the range {value.range!r}, this allocator serves {cidr}; "
-            "give it another key or store prefix",
-        )
-    return value
-
-
-def _check_storable(top: int, what: str, key: str) -> None:
-    """Refuse a bitmap whose highest set offset ``top`` makes too large a value.
-
-    Raises:
-        StoreError: ``top >= _MAX_STORED_BITS`` (``what`` names the offending item).
-    """
-    if top >= _MAX_STORED_BITS:
-        raise StoreError(
-            f"{what} cannot be stored at {key}: a RangeAllocation bitmap is kept below "
-            f"{_MAX_STORED_BITS} offsets",
-            hint="etcd refuses values above 1.5 MiB; use addresses nearer the start of the range",
-        )
 
 
 class _StoredNodeCIDRAllocator(NodeCIDRAllocator):

@@ -45,8 +45,6 @@ from dualstack.bitmap import AllocationBitmap
 from dualstack.errors import (
     AlreadyAllocatedError,
     ConfigError,
-    DualStackError,
-    MismatchedNetworkError,
     NotInRangeError,
     RangeFullError,
 )
@@ -58,10 +56,10 @@ from dualstack.store import (
     RetryPolicy,
     SharedState,
     Store,
-    StoreError,
-    decode_range_value,
+    check_storable,
     encode_range_value,
     pod_ips_key,
+    read_range_value,
 )
 
 __all__ = ["PodIPAllocator"]
@@ -557,7 +555,7 @@ class PodIPAllocator:
         last: int | None = None
         stored = 0
         if blob is not None:
-            value = _read_range(blob, self._pool.cidr, key)
+            value = read_range_value(blob, self._pool.cidr, key)
             # The bitmap as one big int: shifts by the window need no mask of the
             # window's width (2^64 bits for a /64).
             stored = int.from_bytes(bytes(value.data), "big")
@@ -604,8 +602,8 @@ class PodIPAllocator:
             top = bitmap.highest()
             if top >= 0:
                 what = f"Pod IP {format_ip(self._start + top, self._family)}"
-                _check_storable(top + shift, what, self._key())
-            _check_storable(self._foreign.bit_length() - 1, self._pool.cidr, self._key())
+                check_storable(top + shift, what, self._key())
+            check_storable(self._foreign.bit_length() - 1, self._pool.cidr, self._key())
             data = bitmap.to_k8s_bytes()
         finally:
             if gateway >= 0:
@@ -621,52 +619,6 @@ class PodIPAllocator:
     def _key(self) -> str:
         shared = self._shared
         return shared.key if shared is not None else pod_ips_key(self._pool)
-
-
-# --- the stored form's checks (store=...) ------------------------------------------------
-
-# etcd refuses requests above --max-request-bytes (1.5 MiB by default): a bitmap with a
-# bit at or past this offset (1 MiB of data, 1.4 MiB as base64) is refused before the
-# write instead of failing at etcd.
-_MAX_STORED_BITS: Final = 1 << 23
-_MISMATCHED: Final = "the provided network does not match the current range"
-
-
-def _read_range(blob: bytes, cidr: str, key: str) -> RangeValue:
-    """The ``RangeValue`` stored at ``key``, which must be a range of ``cidr``.
-
-    Raises:
-        DualStackError: the value is not a ``RangeAllocation``.
-        MismatchedNetworkError: it is one of another range (the ipallocator's text).
-    """
-    try:
-        value = decode_range_value(blob)
-    except DualStackError as error:
-        raise DualStackError(
-            f"the value at {key} is not a RangeAllocation: {error}",
-            hint="give each allocator its own key, or delete the value",
-        ) from None
-    if value.range != cidr:
-        raise MismatchedNetworkError(
-            _MISMATCHED,
-            hint=f"{key} holds the range {value.range!r}, this allocator serves {cidr}; "
-            "give it another key or store prefix",
-        )
-    return value
-
-
-def _check_storable(top: int, what: str, key: str) -> None:
-    """Refuse a bitmap whose highest set offset ``top`` makes too large a value.
-
-    Raises:
-        StoreError: ``top >= _MAX_STORED_BITS`` (``what`` names the offending item).
-    """
-    if top >= _MAX_STORED_BITS:
-        raise StoreError(
-            f"{what} cannot be stored at {key}: a RangeAllocation bitmap is kept below "
-            f"{_MAX_STORED_BITS} offsets",
-            hint="etcd refuses values above 1.5 MiB; use addresses nearer the start of the range",
-        )
 
 
 class _StoredPodIPAllocator(PodIPAllocator):

@@ -69,6 +69,7 @@ from dualstack.families import IPFamily, format_ip, parse_cidr, parse_ip
 from dualstack.pools import CIDRPool
 from dualstack.profiles import Allocator, Profile
 from dualstack.store import (
+    MISMATCHED_NETWORK,
     RangeValue,
     RetryPolicy,
     SharedState,
@@ -97,7 +98,6 @@ _IPV4_MAPPED_FIRST: Final = 0xFFFF << 32
 
 _FULL: Final = "range is full"
 _ALLOCATED: Final = "provided IP is already allocated"
-_MISMATCHED: Final = "the provided network does not match the current range"
 
 # netaddr's public pickling entry points build an IPAddress in 0.24 us instead of
 # 0.8 us for IPAddress(int, version) (the same trick as families.make_ip, inlined here
@@ -394,7 +394,7 @@ class ServiceIPAllocator:
                 and (family is IPFamily.IPv6 or value != pool.last)
             )
             if not inside:
-                return NotInRangeError(_MISMATCHED, hint=hint)
+                return NotInRangeError(MISMATCHED_NETWORK, hint=hint)
         if self._profile.not_in_range_style == "short":
             message = (
                 f"provided IP is not in the valid range. The range of valid IPs is {pool.cidr}"
@@ -680,7 +680,7 @@ class ServiceIPAllocator:
         pool = self._pool
         if (family, first, prefixlen) != (pool.family, pool.first, pool.prefixlen):
             raise MismatchedNetworkError(
-                _MISMATCHED,
+                MISMATCHED_NETWORK,
                 hint=f"the snapshot is of {snapshot.range!r}, this allocator serves {pool.cidr}",
             )
         try:
@@ -778,7 +778,7 @@ class ServiceIPAllocator:
             ) from None
         if value.range != self._pool.cidr:
             raise MismatchedNetworkError(
-                _MISMATCHED,
+                MISMATCHED_NETWORK,
                 hint=f"{key} holds the range {value.range!r}, this allocator serves "
                 f"{self._pool.cidr}; give it another key or store prefix",
             )

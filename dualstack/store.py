@@ -60,7 +60,7 @@ from typing import (
 )
 
 from dualstack._k8sproto import decode_range_allocation
-from dualstack.errors import ConfigError, DualStackError
+from dualstack.errors import ConfigError, DualStackError, MismatchedNetworkError
 from dualstack.pools import CIDRPool
 
 if TYPE_CHECKING:
@@ -69,6 +69,8 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_PREFIX",
     "LAST_RESERVED_ANNOTATION",
+    "MAX_STORED_BITS",
+    "MISMATCHED_NETWORK",
     "NEXT_CANDIDATE_ANNOTATION",
     "NODE_MASK_SIZE_ANNOTATION",
     "EtcdStore",
@@ -82,10 +84,12 @@ __all__ = [
     "StoreUnavailableError",
     "SwapResult",
     "Versioned",
+    "check_storable",
     "decode_range_value",
     "encode_range_value",
     "node_cidrs_key",
     "pod_ips_key",
+    "read_range_value",
     "service_ips_key",
 ]
 
@@ -908,3 +912,50 @@ def decode_range_value(blob: bytes) -> RangeValue:
         if isinstance(found, Mapping):
             annotations = {str(k): str(v) for k, v in found.items()}
     return RangeValue(range_spec, data, annotations)
+
+
+# --- checks shared by the store-backed allocators -----------------------------------
+
+# etcd refuses requests above --max-request-bytes (1.5 MiB by default): a bitmap with a
+# bit at or past this offset (1 MiB of data, 1.4 MiB as base64) is refused before the
+# write instead of failing at etcd.
+MAX_STORED_BITS: Final = 1 << 23
+MISMATCHED_NETWORK: Final = "the provided network does not match the current range"
+"""The ipallocator's ``ErrMismatchedNetwork`` text (service-ips.md §1.7)."""
+
+
+def read_range_value(blob: bytes, cidr: str, key: str) -> RangeValue:
+    """The ``RangeValue`` stored at ``key``, which must be a range of ``cidr``.
+
+    Raises:
+        DualStackError: the value is not a ``RangeAllocation``.
+        MismatchedNetworkError: it is one of another range (the ipallocator's text).
+    """
+    try:
+        value = decode_range_value(blob)
+    except DualStackError as error:
+        raise DualStackError(
+            f"the value at {key} is not a RangeAllocation: {error}",
+            hint="give each allocator its own key, or delete the value",
+        ) from None
+    if value.range != cidr:
+        raise MismatchedNetworkError(
+            MISMATCHED_NETWORK,
+            hint=f"{key} holds the range {value.range!r}, this allocator serves {cidr}; "
+            "give it another key or store prefix",
+        )
+    return value
+
+
+def check_storable(top: int, what: str, key: str) -> None:
+    """Refuse a bitmap whose highest set offset ``top`` makes too large a value.
+
+    Raises:
+        StoreError: ``top >= MAX_STORED_BITS`` (``what`` names the offending item).
+    """
+    if top >= MAX_STORED_BITS:
+        raise StoreError(
+            f"{what} cannot be stored at {key}: a RangeAllocation bitmap is kept below "
+            f"{MAX_STORED_BITS} offsets",
+            hint="etcd refuses values above 1.5 MiB; use addresses nearer the start of the range",
+        )
