@@ -604,6 +604,9 @@ class NodeRegistry:
     ) -> tuple[tuple[tuple[int, int, IPFamily], ...], tuple[tuple[int, int, int], ...]]:
         """One block of every set, in order; all or nothing (§2.6, §2.7)."""
         taken: list[int] = []
+        if self._store is not None and len(self._sets) > 1:
+            for cidr_set in self._sets:
+                cidr_set.refresh()  # the cursors to put back on failure are the store's
         cursors = [s.cursor for s in self._sets]
         for idx, cidr_set in enumerate(self._sets):
             try:
@@ -852,6 +855,9 @@ class NodeRegistry:
         self, namespace: str, name: str, node: str, state: _NodeState, ranges: list[PodIPAllocator]
     ) -> Pod:
         """``add_pod`` on a store: every range asked in turn, all or nothing there too."""
+        if len(ranges) > 1:
+            for allocator in ranges:
+                allocator.refresh()  # the cursors to put back on failure are the store's
         cursors = [r.last_reserved for r in ranges]
         taken: list[int] = []
         try:
