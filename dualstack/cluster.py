@@ -35,7 +35,9 @@ adopts it; deleting that Service never releases it (it is recreated at once, by 
 cluster). On a store, a call that fails gives back what it took in the store (when
 the store lets it: else an address leaks, none is ever held twice); ``snapshot()``
 records this cluster's own addresses only, and ``copy()`` and ``from_snapshot`` give
-private clusters. Node CIDRs and Pod IPs stay per ``Cluster``.
+private clusters. Node CIDR blocks and Pod IPs are shared the same way (keys
+``ranges/nodecidrs/<cluster CIDR>`` and ``ranges/podips/<node CIDR>``, see
+``dualstack.nodes``); each cluster keeps its own Node and Pod objects.
 """
 
 from __future__ import annotations
