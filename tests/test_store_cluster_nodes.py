@@ -17,6 +17,9 @@ from typing import Any
 
 import pytest
 from _etcd import etcd_session
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from dualstack.cluster import Cluster
 from dualstack.config import ClusterConfig
@@ -320,3 +323,94 @@ def test_etcd_three_clusters_in_processes_never_share_blocks_or_pod_ips(etcd_ser
             assert bin(int.from_bytes(bytes(decode_range_value(blob).data), "big")).count("1") == 5
     finally:
         store.close()
+
+
+# --- state machine: two clusters on one store against a plain model ----------------------
+
+
+class TwoClustersOnOneStore(RuleBasedStateMachine):
+    """Two clusters on one MemoryStore; the model is who holds which block and address."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store = MemoryStore()
+        self.clusters = [cluster_on(self.store, seed=s, **SMALL) for s in (1, 2)]
+        self.nodes: list[dict[str, tuple[str, ...]]] = [{}, {}]
+        self.pods: list[dict[str, tuple[str, str, tuple[str, ...]]]] = [{}, {}]
+        self.counter = 0
+
+    def _name(self) -> str:
+        self.counter += 1
+        return f"x{self.counter}"
+
+    @rule(which=st.integers(0, 1))
+    def add_node(self, which: int) -> None:
+        name = self._name()
+        held = {b for nodes in self.nodes for blocks in nodes.values() for b in blocks}
+        before = stored_items(self.store)
+        try:
+            node = self.clusters[which].add_node(name)
+        except RangeFullError:
+            assert stored_items(self.store) == before
+            assert len({b for b in held if ":" not in b}) == 2  # the IPv4 /28 is full
+            return
+        assert not set(node.pod_cidr_texts) & held
+        self.nodes[which][name] = node.pod_cidr_texts
+
+    def _pick(self, data: st.DataObject, held: list[dict[str, Any]]) -> int:
+        return data.draw(st.sampled_from([i for i in (0, 1) if held[i]]))
+
+    @precondition(lambda self: any(self.nodes))
+    @rule(data=st.data())
+    def remove_node(self, data: st.DataObject) -> None:
+        which = self._pick(data, self.nodes)
+        name = data.draw(st.sampled_from(sorted(self.nodes[which])))
+        self.clusters[which].remove_node(name)
+        del self.nodes[which][name]
+        for key, (node, _, _) in list(self.pods[which].items()):
+            if node == name:
+                del self.pods[which][key]
+
+    @precondition(lambda self: any(self.nodes))
+    @rule(data=st.data())
+    def add_pod(self, data: st.DataObject) -> None:
+        which = self._pick(data, self.nodes)
+        node = data.draw(st.sampled_from(sorted(self.nodes[which])))
+        name = self._name()
+        before = stored_items(self.store)
+        try:
+            pod = self.clusters[which].add_pod(name, node=node)
+        except RangeFullError:
+            assert stored_items(self.store) == before
+            on_node = [p for n, _, p in self.pods[which].values() if n == node]
+            assert len(on_node) == 5  # the /29's addresses .2 .. .6
+            return
+        held = {ip for pods in self.pods for _, _, ips in pods.values() for ip in ips}
+        assert not set(pod.pod_ip_texts) & held
+        self.pods[which][f"default/{name}"] = (node, name, pod.pod_ip_texts)
+
+    @precondition(lambda self: any(self.pods))
+    @rule(data=st.data())
+    def remove_pod(self, data: st.DataObject) -> None:
+        which = self._pick(data, self.pods)
+        key = data.draw(st.sampled_from(sorted(self.pods[which])))
+        self.clusters[which].remove_pod(self.pods[which].pop(key)[1])
+
+    @invariant()
+    def store_holds_exactly_the_union(self) -> None:
+        for index, cidr in enumerate(SMALL["cluster_cidrs"]):
+            blob = self.store.get(node_cidrs_key(cidr)).value
+            used = 0 if blob is None else int.from_bytes(bytes(decode_range_value(blob).data))
+            held = [b[index] for nodes in self.nodes for b in nodes.values()]
+            assert bin(used).count("1") == len(held) == len(set(held))
+        for which, cluster in enumerate(self.clusters):
+            assert {n: c.pod_cidr_texts for n, c in cluster.nodes.items()} == self.nodes[which]
+            assert {k: p.pod_ip_texts for k, p in cluster.pods.items()} == {
+                k: ips for k, (_, _, ips) in self.pods[which].items()
+            }
+
+
+TwoClustersOnOneStore.TestCase.settings = settings(
+    max_examples=30, stateful_step_count=30, deadline=None
+)
+test_two_clusters_on_one_store_machine = TwoClustersOnOneStore.TestCase
