@@ -283,6 +283,8 @@ class NodeCIDRAllocator:
         Raises:
             StoreUnavailableError: the store cannot be read (nothing changed).
         """
+        if self._shared is not None:
+            self._shared.refresh()  # _load checks everything before it changes anything
 
     @property
     def cursor(self) -> int:
@@ -625,16 +627,6 @@ class _StoredNodeCIDRAllocator(NodeCIDRAllocator):
         assert shared is not None
         result: T = shared.update(op)
         return result
-
-    def refresh(self) -> None:
-        """Read the store and adopt its latest state.
-
-        Raises:
-            StoreUnavailableError: the store cannot be read (nothing changed).
-        """
-        shared = self._shared
-        assert shared is not None
-        shared.refresh()  # _load checks everything before it changes anything
 
     def allocate_next(self) -> _netaddr.IPNetwork:
         """As ``NodeCIDRAllocator.allocate_next``, on the latest stored state.

@@ -311,6 +311,8 @@ class PodIPAllocator:
         Raises:
             StoreUnavailableError: the store cannot be read (nothing changed).
         """
+        if self._shared is not None:
+            self._shared.refresh()  # _load checks everything before it changes anything
 
     @property
     def last_reserved(self) -> int | None:
@@ -637,16 +639,6 @@ class _StoredPodIPAllocator(PodIPAllocator):
         assert shared is not None
         result: T = shared.update(op)
         return result
-
-    def refresh(self) -> None:
-        """Read the store and adopt its latest state.
-
-        Raises:
-            StoreUnavailableError: the store cannot be read (nothing changed).
-        """
-        shared = self._shared
-        assert shared is not None
-        shared.refresh()  # _load checks everything before it changes anything
 
     def allocate_next(self) -> _netaddr.IPAddress:
         """As ``PodIPAllocator.allocate_next``, on the latest stored state.

@@ -372,6 +372,8 @@ class ServiceIPAllocator:
         Raises:
             StoreUnavailableError: the store cannot be read (nothing changed).
         """
+        if self._shared is not None:
+            self._shared.refresh()  # _load checks everything before it changes anything
 
     # --- errors ---------------------------------------------------------------------
     def _usable_text(self) -> str:
@@ -819,16 +821,6 @@ class _StoredServiceIPAllocator(ServiceIPAllocator):
             self._rng.setstate(saved)
             raise
         return result
-
-    def refresh(self) -> None:
-        """Read the store and adopt its latest state.
-
-        Raises:
-            StoreUnavailableError: the store cannot be read (nothing changed).
-        """
-        shared = self._shared
-        assert shared is not None
-        shared.refresh()  # _load checks everything before it changes anything
 
     def allocate(self, ip: str | _netaddr.IPAddress) -> _netaddr.IPAddress:
         """As ``ServiceIPAllocator.allocate``, on the latest stored state.
