@@ -50,7 +50,7 @@ import base64 as _base64
 import random as _random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 import netaddr as _netaddr
 
@@ -106,9 +106,14 @@ _IPAddress = _netaddr.IPAddress
 _new_ip: Callable[[type[_netaddr.IPAddress]], _netaddr.IPAddress] = _netaddr.IPAddress.__new__
 _set_ip: Callable[[_netaddr.IPAddress, tuple[int, int]], None]
 _set_ip = _netaddr.IPAddress.__setstate__  # type: ignore[attr-defined]
-_get_ip: Callable[[_netaddr.IPAddress], tuple[int, int]]
-_get_ip = _netaddr.IPAddress.__getstate__  # type: ignore[assignment]
 T = TypeVar("T")
+
+_BIT_MASK: Final = (1, 2, 4, 8, 16, 32, 64, 128)
+"""``_BIT_MASK[b] == 1 << b``: a tuple index is one operation less than the shift."""
+_BIT_IS_SET: Final[tuple[bool, ...]] = tuple(
+    bool(byte >> b & 1) for byte in range(256) for b in range(8)
+)
+"""``_BIT_IS_SET[byte << 3 | b]``: whether bit ``b`` of ``byte`` is set (membership)."""
 
 
 # --- Kubernetes rules (pure functions) ------------------------------------------------
@@ -230,6 +235,7 @@ class ServiceIPAllocator:
         "_scan_cap",
         "_shared",
         "_size",
+        "_wrap_from",
     )
 
     _shared: SharedState[ServiceIPAllocator] | None
@@ -304,6 +310,11 @@ class ServiceIPAllocator:
         # ones, whose IndexError sends every call the general way.
         self._bits, self._full = bitmap.storage()
         self._find_room = self._full.find  # bound once: one lookup less per miss
+        # allocate_next's inline wrap-around searches the summary from the byte where
+        # the dynamic band starts; a band that starts inside a byte gets an empty
+        # search (past the summary), which sends it the general way.
+        lo_bit = self._offset & 7
+        self._wrap_from = self._offset >> 3 if lo_bit == 0 else len(self._full) + 1
         lo = min(self._offset, self._size)
         self._dyn_n = self._size - lo
         self._dyn_k = self._dyn_n.bit_length()
@@ -417,11 +428,6 @@ class ServiceIPAllocator:
 
     def _offset_of(self, ip: object) -> int:
         """The bitmap offset of ``ip``, or -1 when it is outside the usable range."""
-        if type(ip) is _IPAddress:
-            value, version = _get_ip(ip)
-            if version == self._fastver:
-                offset = value - self._base
-                return offset if 0 <= offset < self._size else -1
         value, family = parse_ip(ip)
         if family is not self._family:
             return -1
@@ -430,13 +436,19 @@ class ServiceIPAllocator:
 
     # --- allocation -----------------------------------------------------------------
     # allocate, allocate_next, release and __contains__ are each one fused function for
-    # IPAddress input of the range's version: one netaddr call (__getstate__, which
+    # netaddr input: one netaddr call (the public pickling method __getstate__, which
     # gives value and version together) and then direct byte operations on the bitmap
     # storage (AllocationBitmap.storage), no further Python-level call. Each Python call
     # costs ~0.1 us on a 2-core machine, and the targets are 0.25 us (membership),
     # 0.4 us (allocate), 0.35 us (release) and 1.2 us (allocate_next, IPAddress
-    # included): benchmarks/bench_service_ips.py W1, W4, W6. Text and other input goes
-    # the general way (parse_ip) and may be slower.
+    # included): benchmarks/bench_service_ips.py W1, W4, W6.
+    #
+    # The fast path takes any object whose state is an ``(int, version)`` pair of the
+    # range's version: IPAddress and its subclasses. It asks the object itself
+    # (``ip.__getstate__()``) instead of testing ``type(ip)`` first, which saves a
+    # check per call; whatever has another state goes the general way (parse_ip) from
+    # the ``except``: text and ints (state None), IPNetwork (a 3-tuple), IPv4-mapped
+    # addresses of a range inside ::ffff:0:0/96 (``_fastver`` 0 matches no version).
     def allocate(self, ip: str | _netaddr.IPAddress) -> _netaddr.IPAddress:
         """Reserve ``ip`` (a static allocation; either band is allowed, §1.7).
 
@@ -450,30 +462,33 @@ class ServiceIPAllocator:
             AlreadyAllocatedError: ``provided IP is already allocated`` (also when the
                 range is full: a specific request never sees ``range is full``).
         """
-        if type(ip) is _IPAddress:
-            value, version = _get_ip(ip)
-            if version == self._fastver:
-                offset = value - self._base
-                if 0 <= offset < self._size:
-                    # Set bit `offset` of the storage and keep summary and count in
-                    # step (AllocationBitmap.allocate, inlined; W6 allocate(ip)).
-                    j = offset >> 3
-                    bits = self._bits
-                    try:
-                        byte = bits[j]
-                    except IndexError:
-                        return self._allocate_value(value, self._family)
-                    mask = 1 << (offset & 7)
-                    if byte & mask:
-                        raise self._taken_error(value, self._family)
-                    byte |= mask
-                    bits[j] = byte
-                    if byte == 255:
-                        self._full[j] = 1
-                    self._bitmap.count += 1
-                    new = _new_ip(_IPAddress)
-                    _set_ip(new, (value, self._ipver))
-                    return new
+        value: int
+        try:
+            state: Any = ip.__getstate__()
+            value, version = state
+            offset = value - self._base
+        except (AttributeError, TypeError, ValueError):
+            version = None
+        if version == self._fastver and 0 <= offset < self._size:
+            # Set bit `offset` of the storage and keep summary and count in step
+            # (AllocationBitmap.allocate, inlined; W6 allocate(ip)).
+            j = offset >> 3
+            bits = self._bits
+            try:
+                byte = bits[j]
+            except IndexError:
+                return self._allocate_value(value, self._family)
+            mask = _BIT_MASK[offset & 7]
+            if byte & mask:
+                raise self._taken_error(value, self._family)
+            byte |= mask
+            bits[j] = byte
+            if byte == 255:
+                self._full[j] = 1
+            self._bitmap.count += 1
+            new = _new_ip(_IPAddress)
+            _set_ip(new, state)  # the input's own (value, version) pair
+            return new
         value, family = parse_ip(ip)
         return self._allocate_value(value, family)
 
@@ -511,12 +526,11 @@ class ServiceIPAllocator:
         else:
             # RandomScan inlined (tests/test_service_ips.py checks it against
             # RandomScan.next): a uniform start in the dynamic band, then the first
-            # free offset at or after it. Late in a fill the start is mostly taken,
-            # so that path is one table lookup, or one find on the summary at C
-            # speed, and costs about what a free start does (W1/W2 "last 10 %" ratio
-            # <= 1.3, W4). Wrap-around past the end and the static band, rare, go the
-            # general way (allocate_random_from); the storage is preallocated, so
-            # bits[j] never raises here.
+            # free offset at or after it, else the first one of the band before it.
+            # Late in a fill the start is mostly taken, so that path is one table
+            # lookup, or one find on the summary at C speed, and costs about what a
+            # free start does (W1/W2 "last 10 %" ratio <= 1.3, W4). The storage is
+            # preallocated, so bits[j] never raises here.
             n = self._dyn_n
             k = self._dyn_k
             getrandbits = self._getrandbits
@@ -532,13 +546,18 @@ class ServiceIPAllocator:
             bit = _NEXT_FREE_BIT[byte << 3 | start & 7]
             if bit == 8:
                 # Byte full from the start on: the next byte that is not full, found
-                # by one memchr over the summary.
-                j = self._find_room(0, j + 1)
-                if j >= 0:
+                # by one memchr over the summary; none up to the end: the first one
+                # from the start of the band (wrap-around), when the band starts on a
+                # byte boundary (else, and in the last partial byte, the general way).
+                found = self._find_room(0, j + 1)
+                if found < 0:
+                    found = self._find_room(0, self._wrap_from, j + 1)
+                if found >= 0:
+                    j = found
                     byte = bits[j]
                     bit = _FIRST_FREE_BIT[byte]
                 else:
-                    j = self._size  # none up to the end: wrap-around, below
+                    j = self._size
             offset = j << 3 | bit
             if offset >= self._size:
                 offset = bitmap.allocate_random_from(start, self._offset, getrandbits)
@@ -558,46 +577,53 @@ class ServiceIPAllocator:
         Raises:
             InvalidAddressError: ``ip`` is not an IP address.
         """
-        if type(ip) is _IPAddress:
-            value, version = _get_ip(ip)
-            if version == self._fastver:
-                offset = value - self._base
-                if offset >= 0:
-                    # Clear bit `offset` if set (AllocationBitmap.release inlined; W1
-                    # release, W4). Offsets past the range are never set, so only the
-                    # lower bound needs a test; past the storage means sparse or free.
-                    j = offset >> 3
-                    bits = self._bits
-                    try:
-                        byte = bits[j]
-                    except IndexError:
-                        self._bitmap.release(offset)
-                        return
-                    mask = 1 << (offset & 7)
-                    if byte & mask:
-                        if byte == 255:
-                            self._full[j] = 0
-                        bits[j] = byte ^ mask
-                        self._bitmap.count -= 1
-                return
+        value: int
+        try:
+            value, version = ip.__getstate__()  # type: ignore[misc]
+            offset = value - self._base
+        except (AttributeError, TypeError, ValueError):
+            version = None
+        if version == self._fastver:
+            if offset >= 0:
+                # Clear bit `offset` if set (AllocationBitmap.release inlined; W1
+                # release, W4). Offsets past the range are never set, so only the
+                # lower bound needs a test; past the storage means sparse or free.
+                j = offset >> 3
+                bits = self._bits
+                try:
+                    byte = bits[j]
+                except IndexError:
+                    self._bitmap.release(offset)
+                    return
+                mask = _BIT_MASK[offset & 7]
+                if byte & mask:
+                    if byte == 255:
+                        self._full[j] = 0
+                    bits[j] = byte ^ mask
+                    self._bitmap.count -= 1
+            return
         offset = self._offset_of(ip)
         if offset >= 0:
             self._bitmap.release(offset)
 
     def __contains__(self, ip: object) -> bool:
         """Whether ``ip`` is allocated (upstream ``Has``); False outside the range."""
-        if type(ip) is _IPAddress:
-            value, version = _get_ip(ip)
-            if version == self._fastver:
-                offset = value - self._base
-                if offset < 0:
-                    return False
-                # Bit `offset` of the storage (W6 membership). Offsets past the range
-                # are never set; past the storage: free, or sparse storage.
-                try:
-                    return (self._bits[offset >> 3] >> (offset & 7)) & 1 == 1
-                except IndexError:
-                    return offset in self._bitmap
+        value: int
+        try:
+            value, version = ip.__getstate__()  # type: ignore[misc]
+            offset = value - self._base
+        except (AttributeError, TypeError, ValueError):
+            version = None
+        if version == self._fastver:
+            if offset < 0:
+                return False
+            # Bit `offset` of the storage, by one table lookup (W6 membership).
+            # Offsets past the range are never set; past the storage: free, or
+            # sparse storage.
+            try:
+                return _BIT_IS_SET[self._bits[offset >> 3] << 3 | offset & 7]
+            except IndexError:
+                return offset in self._bitmap
         offset = self._offset_of(ip)
         return offset >= 0 and offset in self._bitmap
 
