@@ -549,24 +549,32 @@ class ServiceIPAllocator:
                 # by one memchr over the summary; none up to the end: the first one
                 # from the start of the band (wrap-around), when the band starts on a
                 # byte boundary (else, and in the last partial byte, the general way).
-                found = self._find_room(0, j + 1)
-                if found < 0:
-                    found = self._find_room(0, self._wrap_from, j + 1)
-                if found >= 0:
-                    j = found
-                    byte = bits[j]
-                    bit = _FIRST_FREE_BIT[byte]
-                else:
-                    j = self._size
+                j = self._find_room(0, j + 1)
+                if j < 0:
+                    j = self._find_room(0, self._wrap_from, (start >> 3) + 1)
+                    if j < 0:
+                        return self._next_from(start)
+                byte = bits[j]
+                bit = _FIRST_FREE_BIT[byte]
             offset = j << 3 | bit
             if offset >= self._size:
-                offset = bitmap.allocate_random_from(start, self._offset, getrandbits)
-            else:
-                byte |= 1 << bit
-                bits[j] = byte
-                if byte == 255:
-                    self._full[j] = 1
-                bitmap.count += 1
+                return self._next_from(start)  # the free bit is past the range's end
+            byte |= 1 << bit
+            bits[j] = byte
+            if byte == 255:
+                self._full[j] = 1
+            bitmap.count += 1
+        new = _new_ip(_IPAddress)
+        _set_ip(new, (self._base + offset, self._ipver))
+        return new
+
+    def _next_from(self, start: int) -> _netaddr.IPAddress:
+        """``allocate_next`` after the inline scan from ``start`` found no byte with room
+        (or only the free bits past the range's end): the bitmap's general scan from the
+        same start, which draws a lower-band start only if the upper band is full."""
+        offset = self._bitmap.allocate_random_from(start, self._offset, self._getrandbits)
+        if offset < 0:
+            raise self._full_error()  # unreachable: the caller saw a free address
         new = _new_ip(_IPAddress)
         _set_ip(new, (self._base + offset, self._ipver))
         return new

@@ -171,6 +171,59 @@ def test_unparsable_ip_raises_invalid_address_quoting_input():
             call("10.96.0.300")
 
 
+class _Named(netaddr.IPAddress):
+    """A subclass, as an application might define one."""
+
+    __slots__ = ()
+
+
+class _PairState:
+    """Not an address, though its state is a pair (attributes ``a`` and ``b``)."""
+
+    def __init__(self) -> None:
+        self.a = 174_063_617
+        self.b = 4
+
+
+@pytest.mark.parametrize(
+    "thing",
+    [
+        pytest.param(netaddr.IPNetwork("10.96.0.5/32"), id="ipnetwork"),
+        pytest.param(174_063_621, id="int"),
+        pytest.param(("10.96.0.5", 4), id="tuple"),
+        pytest.param(None, id="none"),
+        pytest.param(_PairState(), id="object-with-two-attributes"),
+    ],
+)
+def test_non_address_objects_raise_invalid_address_and_change_nothing(thing):
+    a = ServiceIPAllocator("10.96.0.0/24", rng=random.Random(1))
+    a.allocate("10.96.0.5")
+    before = a.snapshot()
+    for call in (a.allocate, a.release, a.__contains__):
+        with pytest.raises(InvalidAddressError):
+            call(thing)
+    assert a.snapshot() == before
+
+
+def test_ipaddress_subclass_is_served_like_ipaddress():
+    a = ServiceIPAllocator("10.96.0.0/24")
+    ip = _Named("10.96.0.9")
+    got = a.allocate(ip)
+    assert type(got) is netaddr.IPAddress and got == ip
+    assert ip in a and netaddr.IPAddress("10.96.0.9") in a
+    with pytest.raises(AlreadyAllocatedError):
+        a.allocate(_Named("10.96.0.9"))
+    a.release(ip)
+    assert ip not in a and a.used == 0
+
+
+def test_allocate_returns_a_fresh_address_equal_to_the_input():
+    a = ServiceIPAllocator("fd00:10:96::/112")
+    ip = netaddr.IPAddress("fd00:10:96::7")
+    got = a.allocate(ip)
+    assert got == ip and got is not ip and got.version == 6
+
+
 def test_host_bits_cleared_and_leading_zeros_read_as_decimal():
     a = ServiceIPAllocator("010.096.0.5/16")
     assert a.pool.cidr == "10.96.0.0/16"
