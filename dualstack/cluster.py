@@ -66,6 +66,7 @@ from dualstack.service_ips import RangeAllocation, ServiceIPAllocator
 from dualstack.services import (
     Manifest,
     ServiceRules,
+    _copy_created,
     check_manifest,
     create_checked,
     create_service,
@@ -355,7 +356,7 @@ class Cluster:
         self._services[key] = stored
         self._service_ips[key] = outcome.addresses or ()
         self._service_warnings = outcome.warnings
-        return _copy_manifest(stored)  # type: ignore[no-any-return]
+        return _copy_created(stored)
 
     def update_service(self, manifest: Mapping[str, Any]) -> Manifest:
         """Replace a Service as kube-apiserver does for a PUT (``kubectl replace``).

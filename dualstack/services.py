@@ -536,6 +536,31 @@ _SPEC_KINDS: Final = {
 }
 
 
+# The spec fields that, once ``check_manifest`` has accepted a manifest, are a list of
+# str or (the selector) a dict of str values, and that the pipeline fills only with str.
+_FLAT_SPEC_FIELDS: Final = frozenset({"selector", *_SPEC_STRING_LISTS})
+
+
+def _copy_created(stored: Manifest) -> Manifest:
+    """``_copy`` of an object a create just stored (it went through ``check_manifest``).
+
+    The containers of ``_FLAT_SPEC_FIELDS`` need only a shallow copy, so this skips the
+    per-item walk of the generic copy there (~0.7 us of every create's copy-out, see
+    benchmarks/bench_services.py); everything else is copied by ``_copy``.
+    """
+    out = stored.copy()
+    for key, value in out.items():
+        if type(value) not in _SCALARS:
+            if key == "spec" and type(value) is dict:
+                spec = out[key] = value.copy()
+                for k, v in spec.items():
+                    if type(v) not in _SCALARS:
+                        spec[k] = v.copy() if k in _FLAT_SPEC_FIELDS else _copy(v)
+            else:
+                out[key] = _copy(value)
+    return out
+
+
 _PORT_INTS: Final = frozenset({"port", "nodePort"})
 _PORT_STRINGS: Final = frozenset({"name", "protocol", "appProtocol"})
 
