@@ -726,13 +726,19 @@ def validate_cluster_ips_related_fields(
         )
     seen: set[str] = set()
     for i, fam in enumerate(families):
-        path = f"spec.ipFamilies[{i}]"
         # Both checks run for every entry: a repeated unsupported value is reported
         # as unsupported and as a duplicate, as upstream does.
         if fam not in _FAMILY_NAMES:
-            errs.append(FieldError(_NOT_SUPPORTED, path, fam, 'supported values: "IPv4", "IPv6"'))
+            errs.append(
+                FieldError(
+                    _NOT_SUPPORTED,
+                    f"spec.ipFamilies[{i}]",
+                    fam,
+                    'supported values: "IPv4", "IPv6"',
+                )
+            )
         if fam in seen:
-            errs.append(FieldError(_DUPLICATE, path, fam))
+            errs.append(FieldError(_DUPLICATE, f"spec.ipFamilies[{i}]", fam))
         seen.add(fam)
     if policy is not None and policy not in IP_FAMILY_POLICIES:
         errs.append(
@@ -754,12 +760,11 @@ def validate_cluster_ips_related_fields(
                 )
                 bad_ips = True
             continue
-        path = f"spec.clusterIPs[{i}]"
         if not _is_ip(ip):
-            errs.append(FieldError(_INVALID, path, ip, _VALID_IP_DETAIL))
+            errs.append(FieldError(_INVALID, f"spec.clusterIPs[{i}]", ip, _VALID_IP_DETAIL))
             bad_ips = True
         elif rules.strict_ips and (old is None or ip not in (old.get("clusterIPs") or ())):
-            strict = _strict_ip_errors(path, ip)
+            strict = _strict_ip_errors(f"spec.clusterIPs[{i}]", ip)
             if strict:
                 errs.extend(strict)
                 bad_ips = True
@@ -1665,17 +1670,19 @@ def _ga_write(
     if errs:
         raise _invalid(name, errs)
     alloc_families: list[str]
-    if gate_off:
-        alloc_families = [rules.default_family.value] if _gets_addresses(spec) else []
+    if not _gets_addresses(spec):
+        alloc_families = []
+    elif gate_off:
+        alloc_families = [rules.default_family.value]
     else:
-        alloc_families = list(spec.get("ipFamilies") or ()) if _gets_addresses(spec) else []
-    release: list[tuple[IPFamily, str]] = []
-    requests: list[tuple[int, IPFamily, str]] = []
-    shown: list[str] = []
+        alloc_families = spec.get("ipFamilies") or []  # only read below
     if old is None and not spec.get("clusterIPs"):
         # every address is "pick one": no transaction needed (the common create)
         families = [_FAMILY_BY_NAME[fam] for fam in alloc_families]
         return _ga_create_dynamic(obj, spec, families, rules, allocators)
+    release: list[tuple[IPFamily, str]] = []
+    requests: list[tuple[int, IPFamily, str]] = []
+    shown: list[str] = []
     if old is None or old.get("type") == _EXTERNAL_NAME:
         if alloc_families:
             requests, shown = _ga_requests(spec, alloc_families)
@@ -1761,9 +1768,12 @@ def _ga_create_dynamic(
             ips.append(_format_drawn(value, family))
         spec["clusterIPs"] = ips
         spec["clusterIP"] = ips[0]
-    _omit_empty(spec)
-    # every address was drawn (canonical): no warning can apply
-    return ServiceOutcome(obj, (), (), tuple(values))
+        # (``ipFamilies`` is set whenever there are families: nothing to omit)
+    else:
+        _omit_empty(spec)
+    # Every address was drawn (canonical): no warning can apply. ``tuple.__new__``
+    # skips the NamedTuple's Python-level ``__new__`` (~0.15 us of every create).
+    return tuple.__new__(ServiceOutcome, (obj, (), (), tuple(values)))
 
 
 # --------------------------------------------------------------------------------------
