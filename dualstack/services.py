@@ -98,6 +98,7 @@ IP_FAMILY_POLICIES: Final = ("PreferDualStack", "RequireDualStack", "SingleStack
 """The supported ``spec.ipFamilyPolicy`` values, in upstream's listing order."""
 
 _inet_ntop = _socket.inet_ntop
+_inet_ntoa = _socket.inet_ntoa
 _AF_INET6: Final = _socket.AF_INET6
 
 _SINGLE: Final = "SingleStack"
@@ -297,10 +298,11 @@ def _format_drawn(value: int, family: IPFamily) -> str:
     """Go's text of an address the allocator drew (``format_ip``, ~1 us for IPv6).
 
     ``inet_ntop`` writes RFC 5952 text exactly as Go does except inside ``::/80``
-    (IPv4-mapped and -compatible forms), which goes to ``format_ip``.
+    (IPv4-mapped and -compatible forms), which goes to ``format_ip``; ``inet_ntoa``
+    writes Go's dotted quad (and is cheaper than formatting the four bytes in Python).
     """
     if family is _IPV4:
-        return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
+        return _inet_ntoa(value.to_bytes(4, "big"))
     if value >> 48 == 0:
         return format_ip(value, family)
     return _inet_ntop(_AF_INET6, value.to_bytes(16, "big"))
@@ -1678,8 +1680,7 @@ def _ga_write(
         alloc_families = spec.get("ipFamilies") or []  # only read below
     if old is None and not spec.get("clusterIPs"):
         # every address is "pick one": no transaction needed (the common create)
-        families = [_FAMILY_BY_NAME[fam] for fam in alloc_families]
-        return _ga_create_dynamic(obj, spec, families, rules, allocators)
+        return _ga_create_dynamic(obj, spec, alloc_families, rules, allocators)
     release: list[tuple[IPFamily, str]] = []
     requests: list[tuple[int, IPFamily, str]] = []
     shown: list[str] = []
@@ -1739,7 +1740,7 @@ def _ga_write(
 def _ga_create_dynamic(
     obj: Manifest,
     spec: dict[str, Any],
-    families: list[IPFamily],
+    family_names: Sequence[str],
     rules: ServiceRules,
     allocators: Mapping[IPFamily, ServiceIPAllocatorLike],
 ) -> ServiceOutcome:
@@ -1749,7 +1750,10 @@ def _ga_create_dynamic(
     ``ValidateService``, and only then are the addresses drawn, so nothing can fail
     after the first draw (benchmarks/bench_services.py S1).
     """
-    for family in families:
+    families: list[IPFamily] = []
+    for name in family_names:  # (one loop: cheaper than a list comprehension first)
+        family = _FAMILY_BY_NAME[name]
+        families.append(family)
         if allocators[family].free <= 0:
             raise RangeFullError(
                 "Internal error occurred: failed to allocate a serviceIP: range is full",
