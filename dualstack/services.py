@@ -498,6 +498,17 @@ def _copy_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
                         v = selector[k] = _copy(v)
                     errors.append(_shape_error(f"spec.selector.{k}", v, "a string"))
             continue
+        if kind == "ports":
+            # Copied and checked port by port in one pass; like ``_copy``, any list or
+            # tuple becomes a list.
+            if type(value) is list or isinstance(value, list | tuple):
+                ports = out[key] = list(value)
+                for i, port in enumerate(ports):
+                    ports[i] = _copy_port(i, port, errors)
+            else:
+                value = out[key] = _copy(value)
+                errors.append(_shape_error("spec.ports", value, "a list of mappings"))
+            continue
         value = value if type(value) in _SCALARS else _copy(value)
         out[key] = value
         if kind is None:
@@ -516,12 +527,6 @@ def _copy_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
                 for k, v in value.items():
                     if type(v) is not str:
                         errors.append(_shape_error(f"spec.selector.{k}", v, "a string"))
-        elif kind == "ports":
-            if type(value) is not list:
-                errors.append(_shape_error("spec.ports", value, "a list of mappings"))
-            else:
-                for i, port in enumerate(value):
-                    _check_port_shape(i, port, errors)
         elif kind == "bool" and type(value) is not bool:
             errors.append(_shape_error(f"spec.{key}", value, "a boolean"))
     if errors:
@@ -567,14 +572,17 @@ _PORT_INTS: Final = frozenset({"port", "nodePort"})
 _PORT_STRINGS: Final = frozenset({"name", "protocol", "appProtocol"})
 
 
-def _check_port_shape(i: int, port: object, errors: list[FieldError]) -> None:
-    """The shape checks of ``spec.ports[i]`` (a copy); error paths built only on error."""
+def _copy_port(i: int, port: Any, errors: list[FieldError]) -> Any:
+    """A deep copy of ``spec.ports[i]``, its shape checked (error paths built on error)."""
+    port = port.copy() if type(port) is dict else _copy(port)
     if type(port) is not dict:
         errors.append(_shape_error(f"spec.ports[{i}]", port, "a mapping"))
-        return
+        return port
     for key, value in port.items():
         if value is None:
             continue
+        if type(value) not in _SCALARS:
+            value = port[key] = _copy(value)
         if key in _PORT_INTS:
             if type(value) is not int:
                 errors.append(_shape_error(f"spec.ports[{i}].{key}", value, "an integer"))
@@ -591,6 +599,7 @@ def _check_port_shape(i: int, port: object, errors: list[FieldError]) -> None:
             errors.append(
                 _shape_error(f"spec.ports[{i}].targetPort", value, "an integer or a string")
             )
+    return port
 
 
 # --------------------------------------------------------------------------------------
