@@ -208,8 +208,7 @@ def test_non_address_objects_raise_invalid_address_and_change_nothing(thing):
 def test_ipaddress_subclass_is_served_like_ipaddress():
     a = ServiceIPAllocator("10.96.0.0/24")
     ip = _Named("10.96.0.9")
-    got = a.allocate(ip)
-    assert type(got) is netaddr.IPAddress and got == ip
+    assert a.allocate(ip) is ip
     assert ip in a and netaddr.IPAddress("10.96.0.9") in a
     with pytest.raises(AlreadyAllocatedError):
         a.allocate(_Named("10.96.0.9"))
@@ -217,11 +216,25 @@ def test_ipaddress_subclass_is_served_like_ipaddress():
     assert ip not in a and a.used == 0
 
 
-def test_allocate_returns_a_fresh_address_equal_to_the_input():
+def test_allocate_returns_the_given_ipaddress_and_keeps_no_reference_to_it():
     a = ServiceIPAllocator("fd00:10:96::/112")
     ip = netaddr.IPAddress("fd00:10:96::7")
-    got = a.allocate(ip)
-    assert got == ip and got is not ip and got.version == 6
+    assert a.allocate(ip) is ip
+    ip += 1  # netaddr changes the object in place: the allocator does not see it
+    assert netaddr.IPAddress("fd00:10:96::7") in a and ip not in a and a.used == 1
+
+
+@pytest.mark.parametrize(
+    "given, want",
+    [
+        pytest.param("10.96.0.7", "10.96.0.7", id="text"),
+        pytest.param(netaddr.IPAddress("::ffff:10.96.0.7"), "10.96.0.7", id="ipv4-mapped"),
+    ],
+)
+def test_allocate_of_text_or_mapped_address_returns_a_new_ipv4_address(given, want):
+    a = ServiceIPAllocator("10.96.0.0/24")
+    got = a.allocate(given)
+    assert type(got) is netaddr.IPAddress and got.version == 4 and str(got) == want
 
 
 def test_host_bits_cleared_and_leading_zeros_read_as_decimal():
