@@ -32,6 +32,13 @@ number (dynamic addresses are drawn only once nothing can fail any more, or the
 generators are restored); on a stored GA object ``clusterIP == clusterIPs[0]`` and
 ``clusterIPs[i]`` has family ``ipFamilies[i]``; errors are ``InvalidServiceError``
 (kube-apiserver's 422, rendered as upstream renders it) or ``RangeFullError`` (its 500).
+
+Hot path (benchmarks/bench_services.py, <= 30 us per create): ``check_manifest`` copies
+and shape-checks in one pass, with ``type(x) is dict`` tests before the costlier ABC
+``isinstance``; a create whose addresses are all "pick one" goes through
+``_ga_create_dynamic`` (no transaction); error paths and texts are built only on error;
+``_copy_created`` copies a stored object out, relying on ``check_manifest`` having
+proved the string-only spec containers flat.
 """
 
 from __future__ import annotations
