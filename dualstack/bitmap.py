@@ -43,7 +43,7 @@ from dualstack.errors import RangeFullError
 
 __all__ = [
     "FIRST_FREE_BIT",
-    "NEXT_FREE_BIT",
+    "NEXT_FREE_AT",
     "AllocationBitmap",
     "NextFit",
     "RandomScan",
@@ -56,17 +56,18 @@ _SPARSE_FROM: Final = 1 << 24
 # bytes.translate table: 0xff -> 1 (full byte), anything else -> 0.
 _FULL_TABLE: Final = bytes(1 if i == 255 else 0 for i in range(256))
 
-NEXT_FREE_BIT: Final[tuple[int, ...]] = tuple(
-    next((i for i in range(b, 8) if not (byte >> i) & 1), 8)
-    for byte in range(256)
+NEXT_FREE_AT: Final[tuple[tuple[int, ...], ...]] = tuple(
+    tuple(next((i for i in range(b, 8) if not (byte >> i) & 1), 8) for byte in range(256))
     for b in range(8)
 )
-"""``NEXT_FREE_BIT[byte << 3 | b]``: the lowest clear bit of ``byte`` at or above bit
-``b``, or 8 when there is none. One tuple index replaces the mask arithmetic and the
-``bit_length()`` call of a taken random start (benchmarks/bench_service_ips.py W1/W2
-"last 10 %" ratio, W4)."""
+"""``NEXT_FREE_AT[b][byte]``: the lowest clear bit of ``byte`` at or above bit ``b``, or
+8 when there is none. Two tuple indexes replace the mask arithmetic and the
+``bit_length()`` call of a taken random start, and every int involved is below 257
+(CPython's cached small ints: no int object is made), which keeps allocate_next's
+early and late paths close (benchmarks/bench_service_ips.py W1/W2 "last 10 %" ratio,
+W4)."""
 
-FIRST_FREE_BIT: Final[tuple[int, ...]] = NEXT_FREE_BIT[::8]
+FIRST_FREE_BIT: Final[tuple[int, ...]] = NEXT_FREE_AT[0]
 """``FIRST_FREE_BIT[byte]``: the lowest clear bit of ``byte``, or 8 (a full byte)."""
 
 
@@ -398,7 +399,7 @@ class AllocationBitmap:
             # byte that is not full by one find on the summary (C speed); wrap-around
             # and the ungrown tail go the general way. Same steps as
             # ServiceIPAllocator.allocate_next, which runs them inline.
-            bit = NEXT_FREE_BIT[value << 3 | offset & 7]
+            bit = NEXT_FREE_AT[offset & 7][value]
             if bit == 8:
                 j = find(0, j + 1)
                 if j < 0:

@@ -56,7 +56,7 @@ from typing import Final, TypeVar
 import netaddr as _netaddr
 
 from dualstack.bitmap import FIRST_FREE_BIT as _FIRST_FREE_BIT
-from dualstack.bitmap import NEXT_FREE_BIT as _NEXT_FREE_BIT
+from dualstack.bitmap import NEXT_FREE_AT as _NEXT_FREE_AT
 from dualstack.bitmap import AllocationBitmap, RandomScan
 from dualstack.errors import (
     AlreadyAllocatedError,
@@ -111,10 +111,11 @@ T = TypeVar("T")
 
 _BIT_MASK: Final = (1, 2, 4, 8, 16, 32, 64, 128)
 """``_BIT_MASK[b] == 1 << b``: a tuple index is one operation less than the shift."""
-_BIT_IS_SET: Final[tuple[bool, ...]] = tuple(
-    bool(byte >> b & 1) for byte in range(256) for b in range(8)
+_BIT_SET_AT: Final[tuple[tuple[bool, ...], ...]] = tuple(
+    tuple(bool(byte >> b & 1) for byte in range(256)) for b in range(8)
 )
-"""``_BIT_IS_SET[byte << 3 | b]``: whether bit ``b`` of ``byte`` is set (membership)."""
+"""``_BIT_SET_AT[b][byte]``: whether bit ``b`` of ``byte`` is set (membership). Indexed
+by two small ints, so a test makes no int object (CPython caches -5..256)."""
 
 
 # --- Kubernetes rules (pure functions) ------------------------------------------------
@@ -547,7 +548,7 @@ class ServiceIPAllocator:
             byte = bits[j]
             # The first free bit at or after the start's bit in its byte (8: none), so
             # a taken start inside a byte with room costs what a free one does.
-            bit = _NEXT_FREE_BIT[byte << 3 | start & 7]
+            bit = _NEXT_FREE_AT[start & 7][byte]
             if bit == 8:
                 # Byte full from the start on: the next byte that is not full, found
                 # by one memchr over the summary; none up to the end: the first one
@@ -633,7 +634,7 @@ class ServiceIPAllocator:
             # Offsets past the range are never set; past the storage: free, or
             # sparse storage.
             try:
-                return _BIT_IS_SET[self._bits[offset >> 3] << 3 | offset & 7]
+                return _BIT_SET_AT[offset & 7][self._bits[offset >> 3]]
             except IndexError:
                 return offset in self._bitmap
         offset = self._offset_of(ip)

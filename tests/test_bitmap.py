@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from dualstack.bitmap import (
     FIRST_FREE_BIT,
-    NEXT_FREE_BIT,
+    NEXT_FREE_AT,
     AllocationBitmap,
     NextFit,
     RandomScan,
@@ -282,8 +282,8 @@ def test_next_free_bit_tables_match_bit_loop():
     for byte in range(256):
         for b in range(8):
             expected = next((i for i in range(b, 8) if not byte >> i & 1), 8)
-            assert NEXT_FREE_BIT[byte << 3 | b] == expected
-        assert FIRST_FREE_BIT[byte] == NEXT_FREE_BIT[byte << 3]
+            assert NEXT_FREE_AT[b][byte] == expected
+        assert FIRST_FREE_BIT[byte] == NEXT_FREE_AT[0][byte]
 
 
 def test_storage_grows_in_place_and_preallocate_fills_to_size():
