@@ -56,6 +56,7 @@ from dualstack.store import (
     RetryPolicy,
     SharedState,
     Store,
+    StoreBacked,
     check_storable,
     encode_range_value,
     node_cidrs_key,
@@ -95,7 +96,7 @@ def _cidr_ints(cidr: object) -> tuple[int, int, IPFamily]:
     return parse_cidr(cidr)
 
 
-class NodeCIDRAllocator:
+class NodeCIDRAllocator(StoreBacked["NodeCIDRAllocator"]):
     """Node Pod CIDRs from one cluster CIDR, as kube-controller-manager's CIDRSet.
 
     Args:
@@ -132,14 +133,11 @@ class NodeCIDRAllocator:
         "_pool",
         "_profile",
         "_set_bit",
-        "_shared",
         "_shift",
         "_size",
         "_top",
         "_version",
     )
-
-    _shared: SharedState[NodeCIDRAllocator] | None
 
     def __init__(
         self,
@@ -266,25 +264,6 @@ class NodeCIDRAllocator:
 
     def __len__(self) -> int:
         return self._bitmap.count
-
-    @property
-    def store(self) -> Store | None:
-        """The store the state lives in (``None``: private, in memory)."""
-        return None if self._shared is None else self._shared.store
-
-    @property
-    def shared_state(self) -> SharedState[NodeCIDRAllocator] | None:
-        """The ``SharedState`` behind a store-backed allocator (its key, revision, stats)."""
-        return self._shared
-
-    def refresh(self) -> None:
-        """Read the store and adopt its latest state (a no-op without a store).
-
-        Raises:
-            StoreUnavailableError: the store cannot be read (nothing changed).
-        """
-        if self._shared is not None:
-            self._shared.refresh()  # _load checks everything before it changes anything
 
     @property
     def cursor(self) -> int:
@@ -621,12 +600,6 @@ class _StoredNodeCIDRAllocator(NodeCIDRAllocator):
     """
 
     __slots__ = ()
-
-    def _update(self, op: Callable[[NodeCIDRAllocator], T]) -> T:
-        shared = self._shared
-        assert shared is not None
-        result: T = shared.update(op)
-        return result
 
     def allocate_next(self) -> _netaddr.IPNetwork:
         """As ``NodeCIDRAllocator.allocate_next``, on the latest stored state.

@@ -56,6 +56,7 @@ from dualstack.store import (
     RetryPolicy,
     SharedState,
     Store,
+    StoreBacked,
     check_storable,
     encode_range_value,
     pod_ips_key,
@@ -93,7 +94,7 @@ def _raw_cidr(cidr: object) -> tuple[int, int, IPFamily]:
     return value, prefixlen, family
 
 
-class PodIPAllocator:
+class PodIPAllocator(StoreBacked["PodIPAllocator"]):
     """Pod IPs inside one node CIDR, as CNI host-local hands them out.
 
     Args:
@@ -137,13 +138,10 @@ class PodIPAllocator:
         "_pos",
         "_range_text",
         "_set_bit",
-        "_shared",
         "_start",
         "_top",
         "_version",
     )
-
-    _shared: SharedState[PodIPAllocator] | None
 
     def __init__(
         self,
@@ -294,25 +292,6 @@ class PodIPAllocator:
 
     def __len__(self) -> int:
         return self.used
-
-    @property
-    def store(self) -> Store | None:
-        """The store the state lives in (``None``: private, in memory)."""
-        return None if self._shared is None else self._shared.store
-
-    @property
-    def shared_state(self) -> SharedState[PodIPAllocator] | None:
-        """The ``SharedState`` behind a store-backed allocator (its key, revision, stats)."""
-        return self._shared
-
-    def refresh(self) -> None:
-        """Read the store and adopt its latest state (a no-op without a store).
-
-        Raises:
-            StoreUnavailableError: the store cannot be read (nothing changed).
-        """
-        if self._shared is not None:
-            self._shared.refresh()  # _load checks everything before it changes anything
 
     @property
     def last_reserved(self) -> int | None:
@@ -633,12 +612,6 @@ class _StoredPodIPAllocator(PodIPAllocator):
     """
 
     __slots__ = ()
-
-    def _update(self, op: Callable[[PodIPAllocator], T]) -> T:
-        shared = self._shared
-        assert shared is not None
-        result: T = shared.update(op)
-        return result
 
     def allocate_next(self) -> _netaddr.IPAddress:
         """As ``PodIPAllocator.allocate_next``, on the latest stored state.

@@ -75,6 +75,7 @@ from dualstack.store import (
     RetryPolicy,
     SharedState,
     Store,
+    StoreBacked,
     decode_range_value,
     encode_range_value,
     service_ips_key,
@@ -187,7 +188,7 @@ class RangeAllocation:
 
 
 # --- the allocator -----------------------------------------------------------------------
-class ServiceIPAllocator:
+class ServiceIPAllocator(StoreBacked["ServiceIPAllocator"]):
     """ClusterIPs from one Service range, with kube-apiserver's rules for ``version``.
 
     Args:
@@ -235,12 +236,9 @@ class ServiceIPAllocator:
         "_profile",
         "_rng",
         "_scan_cap",
-        "_shared",
         "_size",
         "_wrap_from",
     )
-
-    _shared: SharedState[ServiceIPAllocator] | None
 
     def __init__(
         self,
@@ -368,25 +366,6 @@ class ServiceIPAllocator:
 
     def __len__(self) -> int:
         return self._bitmap.count
-
-    @property
-    def store(self) -> Store | None:
-        """The store the state lives in (``None``: private, in memory)."""
-        return None if self._shared is None else self._shared.store
-
-    @property
-    def shared_state(self) -> SharedState[ServiceIPAllocator] | None:
-        """The ``SharedState`` behind a store-backed allocator (its key, revision, stats)."""
-        return self._shared
-
-    def refresh(self) -> None:
-        """Read the store and adopt its latest state (a no-op without a store).
-
-        Raises:
-            StoreUnavailableError: the store cannot be read (nothing changed).
-        """
-        if self._shared is not None:
-            self._shared.refresh()  # _load checks everything before it changes anything
 
     # --- errors ---------------------------------------------------------------------
     def _usable_text(self) -> str:
@@ -853,15 +832,12 @@ class _StoredServiceIPAllocator(ServiceIPAllocator):
     __slots__ = ()
 
     def _update(self, op: Callable[[ServiceIPAllocator], T]) -> T:
-        shared = self._shared
-        assert shared is not None
-        saved = self._rng.getstate()
+        saved = self._rng.getstate()  # a failing call puts the generator back too
         try:
-            result: T = shared.update(op)
+            return super()._update(op)
         except BaseException:
             self._rng.setstate(saved)
             raise
-        return result
 
     def allocate(self, ip: str | _netaddr.IPAddress) -> _netaddr.IPAddress:
         """As ``ServiceIPAllocator.allocate``, on the latest stored state.

@@ -17,6 +17,8 @@ Key types:
 - ``SharedState(store, name, decode=..., encode=...)``: the compare-and-swap loop the
   allocators use; ``update(op)`` applies ``op`` to the latest state and writes it back.
 - ``RetryPolicy``: attempts and jittered exponential back-off of that loop.
+- ``StoreBacked``: the base of the three allocators (``store``, ``shared_state``,
+  ``refresh()``, and the ``_update`` their store-backed subclasses run verbs through).
 - ``RangeValue`` with ``encode_range_value``/``decode_range_value``: the stored form, a
   JSON ``RangeAllocation`` (``range`` + base64 ``data``) that ``dualstack decode-range``
   reads; cursors ride along as ``metadata.annotations``.
@@ -79,6 +81,7 @@ __all__ = [
     "RetryPolicy",
     "SharedState",
     "Store",
+    "StoreBacked",
     "StoreConflictError",
     "StoreError",
     "StoreUnavailableError",
@@ -823,6 +826,45 @@ class SharedState(Generic[S]):
 
 
 # --- keys and the stored form --------------------------------------------------------------
+
+
+class StoreBacked(Generic[S]):
+    """The store side every allocator shares (``S``: the allocator class itself).
+
+    ``store``, ``shared_state`` and ``refresh()`` for every allocator, and ``_update``,
+    through which a store-backed subclass runs each verb that changes state. The slot
+    ``_shared`` is ``None`` for a private, in-memory allocator.
+    """
+
+    __slots__ = ("_shared",)
+
+    _shared: SharedState[S] | None
+
+    @property
+    def store(self) -> Store | None:
+        """The store the state lives in (``None``: private, in memory)."""
+        return None if self._shared is None else self._shared.store
+
+    @property
+    def shared_state(self) -> SharedState[S] | None:
+        """The ``SharedState`` behind a store-backed allocator (its key, revision, stats)."""
+        return self._shared
+
+    def refresh(self) -> None:
+        """Read the store and adopt its latest state (a no-op without a store).
+
+        Raises:
+            StoreUnavailableError: the store cannot be read (nothing changed).
+        """
+        if self._shared is not None:
+            self._shared.refresh()  # decode checks everything before it changes anything
+
+    def _update(self, op: Callable[[S], T]) -> T:
+        """``op`` applied to the latest stored state and written back (store-backed only)."""
+        shared = self._shared
+        assert shared is not None
+        result: T = shared.update(op)
+        return result
 
 
 def service_ips_key(index: int = 0) -> str:
