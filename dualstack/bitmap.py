@@ -328,14 +328,12 @@ class AllocationBitmap:
         if self.count >= size:
             return -1
         lo = reserved_low if reserved_low < size else size
-        found = -1
         if lo < size:
             found = self._scan_from(_draw(getrandbits, size - lo) + lo, lo, size)
-        if found < 0 and lo > 0:
-            found = self._scan_from(_draw(getrandbits, lo), 0, lo)
-        if found >= 0:
-            self.allocate(found)
-        return found
+            if found >= 0:
+                self.allocate(found)
+                return found
+        return self.allocate_random_below(lo, getrandbits)
 
     def allocate_random_from(
         self, start: int, reserved_low: int, getrandbits: Callable[[int], int]
@@ -348,10 +346,24 @@ class AllocationBitmap:
         returned, or -1 (nothing changed).
         """
         size = self._size
-        lo = reserved_low if reserved_low < size else size
-        found = self._scan_from(start, lo, size)
-        if found < 0 and lo > 0:
-            found = self._scan_from(_draw(getrandbits, lo), 0, lo)
+        found = self._scan_from(start, reserved_low if reserved_low < size else size, size)
+        if found < 0:
+            return self.allocate_random_below(reserved_low, getrandbits)
+        self.allocate(found)
+        return found
+
+    def allocate_random_below(self, reserved_low: int, getrandbits: Callable[[int], int]) -> int:
+        """The lower-band step of ``allocate_random``, for callers that know the upper
+        band ``[reserved_low, size)`` is full.
+
+        A uniform start in ``[0, reserved_low)`` and the first free offset from there
+        with wrap-around, allocated and returned; -1 when that band is full too (nothing
+        changed) or empty (nothing drawn).
+        """
+        lo = reserved_low if reserved_low < self._size else self._size
+        if lo <= 0:
+            return -1
+        found = self._scan_from(_draw(getrandbits, lo), 0, lo)
         if found >= 0:
             self.allocate(found)
         return found

@@ -532,19 +532,17 @@ class ServiceIPAllocator(StoreBacked["ServiceIPAllocator"]):
             bit = _NEXT_FREE_AT[start & 7][byte]
             if bit == 8:
                 # Byte full from the start on: the next byte that is not full, found
-                # by one memchr over the summary; none up to the end: the first one
-                # from the start of the band (wrap-around), when the band starts on a
-                # byte boundary (else, and in the last partial byte, the general way).
+                # by one memchr over the summary; none up to the end: _wrap_around.
                 j = self._find_room(0, j + 1)
                 if j < 0:
-                    j = self._find_room(0, self._wrap_from, (start >> 3) + 1)
-                    if j < 0:
-                        return self._next_from(start)
+                    return self._wrap_around(start)
                 byte = bits[j]
                 bit = _FIRST_FREE_BIT[byte]
             offset = j << 3 | bit
             if offset >= self._size:
-                return self._next_from(start)  # the free bit is past the range's end
+                # The range ends inside its last byte, whose bits past the end stay
+                # free (so that byte never counts as full): nothing free up to the end.
+                return self._wrap_around(start)
             byte |= 1 << bit
             bits[j] = byte
             if byte == 255:
@@ -554,11 +552,31 @@ class ServiceIPAllocator(StoreBacked["ServiceIPAllocator"]):
         _set_ip(new, (self._base + offset, self._ipver))
         return new
 
-    def _next_from(self, start: int) -> _netaddr.IPAddress:
-        """``allocate_next`` after the inline scan from ``start`` found no byte with room
-        (or only the free bits past the range's end): the bitmap's general scan from the
-        same start, which draws a lower-band start only if the upper band is full."""
-        offset = self._bitmap.allocate_random_from(start, self._offset, self._getrandbits)
+    def _wrap_around(self, start: int) -> _netaddr.IPAddress:
+        """``allocate_next`` after its inline scan found nothing free from ``start`` up to
+        the end of the range: the first free offset from the start of the dynamic band,
+        else (that band full) a random one in the static band.
+
+        When the band starts on a byte boundary, one more summary search settles it; if
+        it finds nothing, the band is known full, and only the static band is scanned
+        (the bitmap's general scan would search the whole band twice more: ~2 us on a
+        /12, for each of the last addresses of a fill). Otherwise the general scan from
+        the same start does it all. The draws are those of ``RandomScan.next``.
+        """
+        bitmap = self._bitmap
+        if self._wrap_from < len(self._full):
+            j = self._find_room(0, self._wrap_from, (start >> 3) + 1)
+            if j < 0:
+                offset = bitmap.allocate_random_below(self._offset, self._getrandbits)
+            else:
+                # The start's own byte may turn up with room only below the start.
+                offset = j << 3 | _FIRST_FREE_BIT[self._bits[j]]
+                if offset < self._size:
+                    bitmap.allocate(offset)
+                else:
+                    offset = bitmap.allocate_random_from(start, self._offset, self._getrandbits)
+        else:
+            offset = bitmap.allocate_random_from(start, self._offset, self._getrandbits)
         if offset < 0:
             raise self._full_error()  # unreachable: the caller saw a free address
         new = _new_ip(_IPAddress)

@@ -361,7 +361,16 @@ def test_allocate_next_same_seed_same_sequence():
 
 
 @given(
-    st.sampled_from(["10.96.0.0/28", "10.96.0.0/24", "10.96.0.0/21", "fd00::/118", "10.0.0.0/31"]),
+    st.sampled_from(
+        [
+            "10.96.0.0/28",
+            "10.96.0.0/25",
+            "10.96.0.0/24",
+            "10.96.0.0/21",
+            "fd00::/118",
+            "10.0.0.0/31",
+        ]
+    ),
     st.booleans(),
     st.integers(0, 2**32),
     st.lists(st.integers(0, 2**11), max_size=40),
