@@ -358,10 +358,11 @@ class AllocationBitmap:
 
         A uniform start in ``[0, reserved_low)`` and the first free offset from there
         with wrap-around, allocated and returned; -1 when that band is full too (nothing
-        changed) or empty (nothing drawn).
+        changed) or empty. A full bitmap or an empty band draws nothing.
         """
-        lo = reserved_low if reserved_low < self._size else self._size
-        if lo <= 0:
+        size = self._size
+        lo = reserved_low if reserved_low < size else size
+        if lo <= 0 or self.count >= size:
             return -1
         found = self._scan_from(_draw(getrandbits, lo), 0, lo)
         if found >= 0:

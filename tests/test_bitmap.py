@@ -319,3 +319,23 @@ def test_allocate_random_from_equals_random_scan_next_then_allocate(case):
     start = randbelow(rng, size - low) + low  # the draw a fused caller makes itself
     assert ours.allocate_random_from(start, reserved, rng.getrandbits) == expected
     assert list(ours) == list(ref) and rng.getstate() == ref_rng.getstate()
+
+
+def test_allocate_random_below_upper_band_full_fills_static_band_then_draws_nothing():
+    rng = random.Random(4)
+    b = AllocationBitmap(100)
+    for offset in range(16, 100):
+        b.allocate(offset)
+    got = [b.allocate_random_below(16, rng.getrandbits) for _ in range(16)]
+    assert sorted(got) == list(range(16)) and b.count == 100
+    state = rng.getstate()
+    assert b.allocate_random_below(16, rng.getrandbits) == -1  # full: nothing drawn
+    assert b.count == 100 and rng.getstate() == state
+
+
+def test_allocate_random_below_no_static_band_draws_nothing():
+    rng = random.Random(4)
+    state = rng.getstate()
+    b = AllocationBitmap(100)
+    assert b.allocate_random_below(0, rng.getrandbits) == -1
+    assert b.count == 0 and rng.getstate() == state
