@@ -233,6 +233,11 @@ class PodIPAllocator(StoreBacked["PodIPAllocator"]):
             self._top = self._gateway_offset + 1
         else:
             self._gateway_offset = -1
+        if self._n == 0:
+            # An empty window (range_start at the IPv4 broadcast, the default end below
+            # it): allocate_next's fast path takes offsets at or above _top as free,
+            # and there are none, so every call goes the checked way (RangeFullError).
+            self._top = 1
         self._shared = None
         self._foreign = 0
         if store is not None:
@@ -567,7 +572,7 @@ class PodIPAllocator(StoreBacked["PodIPAllocator"]):
         self._foreign = foreign
         self._last = last
         self._pos = self._position_after(last)
-        self._top = bitmap.highest() + 1
+        self._top = bitmap.highest() + 1 if n else 1  # empty window: see __init__
         return self
 
     def _dump(self) -> bytes:

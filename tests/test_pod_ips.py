@@ -516,3 +516,19 @@ def test_pod_ip_allocator_allocate_int_outside_family_raises_not_in_range(value:
     with pytest.raises(NotInRangeError):
         a.allocate_int(value)  # type: ignore[arg-type]
     assert a.used == 0
+
+
+def test_pod_ip_allocator_empty_window_raises_range_full_and_changes_nothing() -> None:
+    # range_start at the IPv4 broadcast with the default end (broadcast - 1): accepted
+    # (no explicit end to compare with, as upstream), and nothing can be handed out.
+    a = PodIPAllocator("10.0.0.0/24", range_start="10.0.0.255")
+    assert a.size == 0 and a.free == 0
+    text = r"^no IP addresses available in range set: 10\.0\.0\.255-10\.0\.0\.254"
+    for _ in range(2):
+        with pytest.raises(RangeFullError, match=text):
+            a.allocate_next()
+        with pytest.raises(RangeFullError, match=text):
+            a.allocate_next_int()
+    assert a.used == 0 and a.last_reserved is None and list(a) == []
+    with pytest.raises(RangeFullError, match=text):
+        a.copy().allocate_next()
