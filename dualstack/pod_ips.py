@@ -470,10 +470,15 @@ class PodIPAllocator(StoreBacked["PodIPAllocator"]):
         bitmap = self._bitmap
         n = self._n
         if bitmap.count >= n:
+            hint = (
+                f"all {self.size} addresses of {self._pool.cidr} are in use; "
+                "release one or give the node a larger CIDR"
+                if n
+                else f"the window is empty: range_start is past the last usable address "
+                f"{format_ip(self._end, self._family)}; give one at or below it"
+            )
             raise RangeFullError(
-                f"no IP addresses available in range set: {self._range_text}",
-                hint=f"all {self.size} addresses of {self._pool.cidr} are in use; "
-                "release one or give the node a larger CIDR",
+                f"no IP addresses available in range set: {self._range_text}", hint=hint
             )
         pos = self._pos
         if pos >= self._top:
