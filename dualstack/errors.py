@@ -87,23 +87,21 @@ class ConfigError(DualStackError, ValueError):
 
     ``.errors`` holds every violation, each an upstream message optionally followed by
     ``" — "`` and a hint. ``str()`` is the single error, or all of them one per line.
+    ``.message`` is the first error as given, without the ``hint`` argument (which
+    ``.hint`` holds and ``.errors`` appends to the last error), as for every error.
     """
 
     def __init__(self, errors: str | Iterable[str], *, hint: str | None = None) -> None:
-        if isinstance(errors, str):
-            items: tuple[str, ...] = (with_hint(errors, hint),)
-        else:
-            items = tuple(errors)
-            if hint and items:
-                items = (*items[:-1], with_hint(items[-1], hint))
-        if not items:
+        given = (errors,) if isinstance(errors, str) else tuple(errors)
+        if not given:
             raise ValueError("ConfigError needs at least one error")
+        items = (*given[:-1], with_hint(given[-1], hint)) if hint else given
         self.errors = items
         text = items[0] if len(items) == 1 else "\n".join(f"- {e}" for e in items)
         if len(items) > 1:
             text = f"{len(items)} configuration errors:\n{text}"
         Exception.__init__(self, text)
-        self.message = items[0]
+        self.message = given[0]
         self.hint = hint
 
 

@@ -220,3 +220,22 @@ def test_cluster_copy_load_balancer_update_leaves_original():
     assert c.snapshot() == before
     ingress = c.get_service("lb")["status"]["loadBalancer"]["ingress"]
     assert [i["ip"] for i in ingress] == ["192.0.2.1", "2001:db8::1"]
+
+
+@pytest.mark.parametrize("mask", [31, 32])
+def test_add_pod_node_block_host_local_refuses_config_error_one_hint(mask: int) -> None:
+    c = Cluster(
+        ClusterConfig(
+            cluster_cidrs="10.244.0.0/24",
+            service_cidrs="10.96.0.0/16",
+            node_mask_sizes={"IPv4": mask},
+        )
+    )
+    c.add_node("a")
+    with pytest.raises(ConfigError) as info:
+        c.add_pod("p", node="a")
+    upstream = f"invalid range set 0: Network 10.244.0.0/{mask} too small to allocate from"
+    assert info.value.message == upstream
+    assert str(info.value) == f"{upstream} — {info.value.hint}"
+    assert info.value.hint is not None and " — " not in info.value.hint
+    assert c.pods == {}

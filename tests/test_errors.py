@@ -111,7 +111,7 @@ def test_config_error_single_string_is_one_error_with_hint():
     error = ConfigError("bad flag", hint="fix it")
     assert error.errors == ("bad flag — fix it",)
     assert str(error) == "bad flag — fix it"
-    assert error.message == "bad flag — fix it"
+    assert error.message == "bad flag" and error.hint == "fix it"
 
 
 def test_config_error_several_lists_every_error():
