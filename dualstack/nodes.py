@@ -551,6 +551,13 @@ class NodeRegistry:
         """
         errs = _name_errors(name)
         cidr_texts: list[str] = []
+        if pod_cidrs is not None and not isinstance(pod_cidrs, Iterable):
+            raise InvalidObjectError(
+                "Node",
+                str(name),
+                [FieldError(FieldErrorType.INVALID, "spec.podCIDRs", pod_cidrs, "must be a list")],
+                hint='give a list of CIDR strings, e.g. pod_cidrs=["10.244.1.0/24"]',
+            )
         if pod_cidrs:
             if isinstance(pod_cidrs, str):
                 raise InvalidObjectError(
@@ -815,12 +822,15 @@ class NodeRegistry:
             type(name) is str
             and len(name) <= 253
             and _SUBDOMAIN_MATCH(name)
-            and (namespace in self._namespaces or self._namespace_ok(namespace))
+            and (
+                (type(namespace) is str and namespace in self._namespaces)
+                or self._namespace_ok(namespace)
+            )
         ):
             raise InvalidObjectError(
                 "Pod", str(name), [*_name_errors(name), *_namespace_errors(namespace)]
             )
-        state = self._nodes.get(node)
+        state = self._nodes.get(node) if isinstance(node, str) else None
         if state is None:
             raise self._node_not_found(node)
         if state.owner is not self._token:
@@ -943,7 +953,7 @@ class NodeRegistry:
 
     # --- internals --------------------------------------------------------------------
     def _state(self, name: str) -> _NodeState:
-        state = self._nodes.get(name)
+        state = self._nodes.get(name) if isinstance(name, str) else None
         if state is None:
             raise self._node_not_found(name)
         return state

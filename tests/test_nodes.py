@@ -439,3 +439,25 @@ def test_registry_kubenet_gate_off_uses_first_pod_cidr_only(plugin, gate, versio
     assert [ip.version for ip in pod.pod_ips] == versions
     restored = NodeRegistry.load(reg.config, reg.dump(), network_plugin=plugin)
     assert restored.add_pod("q", node="n") == reg.add_pod("q", node="n")
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda r: r.add_node("b", pod_cidrs=123), InvalidObjectError),
+        (lambda r: r.add_pod("p2", node=["a"]), NotFoundError),
+        (lambda r: r.add_pod("p2", node={"a": 1}), NotFoundError),
+        (lambda r: r.add_pod("p2", node="a", namespace=["x"]), InvalidObjectError),
+        (lambda r: r.remove_node(["a"]), NotFoundError),
+    ],
+    ids=["pod-cidrs-int", "node-list", "node-dict", "namespace-list", "remove-node-list"],
+)
+def test_registry_unhashable_or_mistyped_input_raises_typed_error_state_unchanged(
+    call: object, error: type[Exception]
+) -> None:
+    reg = registry("10.244.0.0/22,fd00:10:244::/62")
+    reg.add_node("a")
+    before = state(reg)
+    with pytest.raises(error):
+        call(reg)  # type: ignore[operator]
+    assert state(reg) == before
