@@ -446,8 +446,18 @@ class ClusterConfig:
         return rules.effective_allocator(self._gates, self._profile)
 
     def node_mask_size(self, family: IPFamily | str) -> int:
-        """The node mask of ``family``'s cluster CIDR (the release default when absent)."""
-        return self._masks[IPFamily(family)]
+        """The node mask of ``family``'s cluster CIDR (the release default when absent).
+
+        Raises:
+            ConfigError: ``family`` is not an IP family.
+        """
+        try:
+            return self._masks[IPFamily(family)]
+        except ValueError:
+            raise ConfigError(
+                f"{family!r} is not an IP family",
+                hint='use IPFamily.IPv4 or IPFamily.IPv6 ("IPv4", "IPv6")',
+            ) from None
 
     # -- capacity --------------------------------------------------------------------
 

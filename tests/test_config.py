@@ -260,6 +260,13 @@ def test_node_mask_sizes_1_16_per_family_with_one_value_is_the_single_mask():
     assert config.node_mask_size(V6) == 24
 
 
+def test_node_mask_size_not_a_family_raises_config_error():
+    config = ClusterConfig(cluster_cidrs="10.244.0.0/16", service_cidrs="10.96.0.0/16")
+    with pytest.raises(ConfigError, match=r"^'IPv5' is not an IP family — use IPFamily"):
+        config.node_mask_size("IPv5")
+    assert config.node_mask_size("IPv4") == 24
+
+
 def test_node_mask_sizes_unknown_key_refused():
     with pytest.raises(ConfigError, match="unknown node mask key"):
         ClusterConfig(cluster_cidrs="10.0.0.0/16", service_cidrs="", node_mask_sizes={"v5": 3})
