@@ -62,6 +62,7 @@ from dualstack.errors import (
     AlreadyAllocatedError,
     ConfigError,
     DualStackError,
+    InvalidAddressError,
     MismatchedNetworkError,
     NotInRangeError,
     RangeFullError,
@@ -174,14 +175,49 @@ class RangeAllocation:
     range: str
     data: bytes = b""
 
+    def __post_init__(self) -> None:
+        # bytes(data) of an int would be that many zero bytes: an empty bitmap that a
+        # restore takes without a word, so only byte strings are taken.
+        if not isinstance(self.range, str):
+            raise DualStackError(
+                f"RangeAllocation range must be a CIDR string, got {self.range!r}",
+                hint='e.g. RangeAllocation("10.96.0.0/12", data)',
+            )
+        data: object = self.data
+        if isinstance(data, bytearray | memoryview):
+            object.__setattr__(self, "data", bytes(data))
+        elif not isinstance(data, bytes):
+            raise DualStackError(
+                f"RangeAllocation data must be bytes, got {type(data).__name__} {data!r:.60}",
+                hint="give the bitmap's bytes (big-endian, as kube-apiserver stores it), "
+                "or use RangeAllocation.from_dict for its base64 JSON form",
+            )
+
     def to_dict(self) -> dict[str, str]:
         """The JSON form kube-apiserver uses: ``{"range": ..., "data": <base64>}``."""
         return {"range": self.range, "data": _base64.b64encode(self.data).decode("ascii")}
 
     @classmethod
     def from_dict(cls, obj: dict[str, str]) -> RangeAllocation:
-        """Read the JSON form (``data`` base64, absent or empty for an empty bitmap)."""
-        return cls(obj["range"], _base64.b64decode(obj.get("data") or "", validate=True))
+        """Read the JSON form (``data`` base64, absent or empty for an empty bitmap).
+
+        Raises:
+            DualStackError: ``obj`` is not such a mapping, or ``data`` is not base64.
+        """
+        if not isinstance(obj, dict) or not isinstance(obj.get("range"), str):
+            raise DualStackError(
+                f"not a RangeAllocation: {obj!r:.80}",
+                hint='give {"range": "<cidr>", "data": "<base64>"}',
+            )
+        text = obj.get("data") or ""
+        try:
+            data = _base64.b64decode(text, validate=True)
+        except (ValueError, TypeError):  # binascii.Error is a ValueError
+            raise DualStackError(
+                f"RangeAllocation data is not base64: {text!r:.60}",
+                hint="kube-apiserver stores the bitmap as standard base64 with padding",
+            ) from None
+        return cls(obj["range"], data)
 
     def __repr__(self) -> str:
         return f"RangeAllocation(range={self.range!r}, data={self.data!r})"
@@ -277,6 +313,17 @@ class ServiceIPAllocator(StoreBacked["ServiceIPAllocator"]):
         # ::ffff:0:0/96, whose addresses Kubernetes reads as IPv4 (§1.1).
         mapped = range(_IPV4_MAPPED_FIRST, _IPV4_MAPPED_FIRST + (1 << 32))
         overlaps = pool.first <= mapped[-1] and mapped[0] <= pool.last
+        if family is IPFamily.IPv6 and overlaps and pool.first + size >= mapped[0]:
+            # From 1.34 the whole IPv6 range is usable; one that reaches into
+            # ::ffff:0:0/96 would hand out addresses that read back as IPv4 (§1.1) and
+            # that upstream cannot store either (IPAddress names "must not be an
+            # IPv4-mapped IPv6 address"). Earlier releases use only the first 65535
+            # addresses, which never reach it for a CIDR accepted at all.
+            raise ConfigError(
+                f"the Service range {pool.cidr} contains the IPv4-mapped block "
+                "::ffff:0:0/96, whose addresses Kubernetes reads as IPv4",
+                hint="use an IPv6 range outside ::ffff:0:0/96, e.g. fd00:10:96::/108",
+            )
         self._fastver = 0 if family is IPFamily.IPv6 and overlaps else family.version
         self._base = pool.first + 1
         self._size = size
@@ -375,8 +422,22 @@ class ServiceIPAllocator(StoreBacked["ServiceIPAllocator"]):
         last = format_ip(self._base + self._size - 1, self._family)
         return f"usable addresses of {self._pool.cidr} are {first} to {last}"
 
-    def _not_in_range(self, value: int, family: IPFamily) -> NotInRangeError:
+    def _int_address(self, value: object) -> int:
+        """``value`` as an address int (an int subclass such as bool is taken as int)."""
+        if isinstance(value, int):
+            return int(value)
+        raise InvalidAddressError(
+            f"{value!r} is not an address int", value=value, hint="use allocate() for text"
+        )
+
+    def _not_in_range(self, value: int, family: IPFamily) -> InvalidAddressError | NotInRangeError:
         """The release's answer to ``allocate`` of an address it cannot serve (§1.14)."""
+        if not 0 <= value < 1 << family.width:
+            return InvalidAddressError(
+                f"{value} is not an {family} address (ints from 0 to 2^{family.width} - 1)",
+                value=value,
+                hint=f"give an int of {self._usable_text()}",
+            )
         pool = self._pool
         hint = self._usable_text()
         if self._profile.allocator != "bitmap":
@@ -659,7 +720,13 @@ class ServiceIPAllocator(StoreBacked["ServiceIPAllocator"]):
         return 0 <= offset < self._size and offset in self._bitmap
 
     def allocate_int(self, value: int) -> None:
-        """``allocate`` for an address int of this range's family; same errors."""
+        """``allocate`` for an address int of this range's family; same errors.
+
+        Raises:
+            InvalidAddressError: ``value`` is not an int address of this family.
+        """
+        if type(value) is not int:
+            value = self._int_address(value)
         offset = value - self._base
         if not 0 <= offset < self._size:
             raise self._not_in_range(value, self._family)
@@ -715,6 +782,11 @@ class ServiceIPAllocator(StoreBacked["ServiceIPAllocator"]):
             DualStackError: the range has no bitmap encoding, or ``data`` sets a bit
                 outside the usable range.
         """
+        if not isinstance(snapshot, RangeAllocation):
+            raise DualStackError(
+                f"restore needs a RangeAllocation, got {type(snapshot).__name__}",
+                hint="use RangeAllocation.from_dict for the JSON form",
+            )
         self._check_encodable()
         first, prefixlen, family = parse_cidr(snapshot.range)
         pool = self._pool
@@ -725,7 +797,7 @@ class ServiceIPAllocator(StoreBacked["ServiceIPAllocator"]):
             )
         try:
             bitmap = AllocationBitmap.from_k8s_bytes(
-                bytes(snapshot.data), self._size, self._bitmap.strategy
+                snapshot.data, self._size, self._bitmap.strategy
             )
         except ValueError:
             top = int.from_bytes(snapshot.data, "big").bit_length() - 1

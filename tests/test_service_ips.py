@@ -653,23 +653,25 @@ def test_membership_agrees_with_allocate_for_any_ipv4(value, version):
 
 @pytest.mark.parametrize("as_object", [True, False], ids=["netaddr", "text"])
 def test_ipv4_mapped_address_in_ipv6_range_is_ipv4_not_in_range(as_object):
-    a = ServiceIPAllocator("::/64", version="1.34")
+    # Up to 1.33 only the 65535 addresses after the network are used, so ::/64 is served.
+    a = ServiceIPAllocator("::/64", version="1.33")
     ip = netaddr.IPAddress("::ffff:10.0.0.1") if as_object else "::ffff:10.0.0.1"
     with pytest.raises(NotInRangeError, match=r"^the provided network does not match"):
         a.allocate(ip)
     assert ip not in a
     a.release(ip)
     assert a.used == 0
-    assert a.allocate(netaddr.IPAddress("::fffe:10.0.0.1")) in a  # just below ::ffff:0:0/96
+    assert a.allocate(netaddr.IPAddress("::ffff")) in a  # the last address of the window
 
 
-def test_service_allocator_ipv4_mapped_address_in_ipv6_range_not_in_range():
-    """Go's IPNet.Contains turns ::ffff:a.b.c.d into its IPv4 form, so an IPv6 range
-    never contains it (the case Hypothesis found: ::/80 under 1.34)."""
-    allocator = ServiceIPAllocator("::/80", version="1.34")
-    with pytest.raises(NotInRangeError):
-        allocator.allocate(netaddr.IPAddress("::ffff:ffff:ffff"))
-    assert allocator.used == 0
+@pytest.mark.parametrize("cidr", ["::/64", "::/80", "::fffe:0:0/95"])
+def test_whole_ipv6_range_reaching_ipv4_mapped_block_refused(cidr):
+    """From 1.34 the whole IPv6 range is usable: one that reaches ::ffff:0:0/96 would
+    hand out addresses that read back as IPv4 (and that upstream cannot store as
+    IPAddress objects), so it is refused with what to use instead."""
+    with pytest.raises(ConfigError, match=r"contains the IPv4-mapped block ::ffff:0:0/96"):
+        ServiceIPAllocator(cidr, version="1.34")
+    ServiceIPAllocator("::fffe:0:0/96", version="1.34")  # just below the block: served
 
 
 @pytest.mark.parametrize(
@@ -690,3 +692,69 @@ def test_service_allocator_bitmap_model_accepts_short_ipv6_prefix_multicidr_refu
     assert ServiceIPAllocator("fd00::/48", version="1.34", allocator="bitmap").size == 65535
     with pytest.raises(ConfigError, match="shortest allowed prefix length"):
         ServiceIPAllocator("fd00::/48", version="1.32", allocator="multicidr")
+
+
+# --- RangeAllocation and the int twins: input that is not what they take -------------------
+@pytest.mark.parametrize("data", [513, None, "AgE=", [2, 1]], ids=["int", "none", "text", "list"])
+def test_range_allocation_data_not_bytes_refused(data):
+    with pytest.raises(DualStackError, match=r"^RangeAllocation data must be bytes"):
+        RangeAllocation("10.0.0.0/24", data)
+
+
+def test_range_allocation_bytearray_data_is_bytes():
+    snap = RangeAllocation("10.0.0.0/24", bytearray(b"\x02\x01"))
+    assert type(snap.data) is bytes and snap.data == b"\x02\x01"
+    a = ServiceIPAllocator.from_snapshot(snap)
+    assert [str(ip) for ip in a] == ["10.0.0.1", "10.0.0.10"]
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [{"range": "10.0.0.0/24", "data": "AgE"}, {"range": "10.0.0.0/24", "data": "!!!"}],
+    ids=["padding", "not-base64"],
+)
+def test_range_allocation_from_dict_bad_base64_refused(obj):
+    with pytest.raises(DualStackError, match=r"^RangeAllocation data is not base64"):
+        RangeAllocation.from_dict(obj)
+
+
+@pytest.mark.parametrize(
+    "obj", [{"data": "AgE="}, None, {"range": 5}], ids=["no-range", "none", "int"]
+)
+def test_range_allocation_from_dict_not_a_range_allocation_refused(obj):
+    with pytest.raises(DualStackError, match=r"^not a RangeAllocation"):
+        RangeAllocation.from_dict(obj)
+
+
+def test_restore_not_a_range_allocation_refused_state_unchanged():
+    a = ServiceIPAllocator("10.0.0.0/24", rng=random.Random(1))
+    a.allocate("10.0.0.1")
+    before = a.snapshot()
+    with pytest.raises(DualStackError, match=r"^restore needs a RangeAllocation"):
+        a.restore({"range": "10.0.0.0/24", "data": ""})  # type: ignore[arg-type]
+    assert a.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("cidr", "value"),
+    [
+        ("fd00::/112", -1),
+        ("fd00::/112", 2**128 + 5),
+        ("10.0.0.0/24", 2**32 + 5),
+        ("10.0.0.0/24", -1),
+    ],
+    ids=["v6-negative", "v6-too-big", "v4-too-big", "v4-negative"],
+)
+@pytest.mark.parametrize("version", ["1.32", "1.34"])
+def test_allocate_int_not_an_address_of_the_family_raises_invalid_address(cidr, value, version):
+    a = ServiceIPAllocator(cidr, version=version)
+    with pytest.raises(InvalidAddressError, match=rf"^{value} is not an IPv[46] address") as info:
+        a.allocate_int(value)
+    assert info.value.value == value and a.used == 0
+
+
+def test_allocate_int_float_refused_sparse_bitmap_unchanged():
+    a = ServiceIPAllocator("10.0.0.0/1", version="1.34", rng=random.Random(1))
+    with pytest.raises(InvalidAddressError, match=r"is not an address int"):
+        a.allocate_int(float(int(netaddr.IPAddress("10.0.0.5"))))  # type: ignore[arg-type]
+    assert a.used == 0 and list(a.iter_ints()) == []
