@@ -1287,10 +1287,24 @@ class NodeRegistry:
         not be the gateway and not be held by another Pod of the node (§3.2-§3.3).
         """
         namespace, name, node = item["namespace"], item["name"], item["nodeName"]
+        if not (
+            type(name) is str
+            and len(name) <= 253
+            and _SUBDOMAIN_MATCH(name)
+            and (
+                (type(namespace) is str and namespace in self._namespaces)
+                or self._namespace_ok(namespace)
+            )
+        ):
+            # add_pod refuses these; a snapshot must not bring them in either.
+            problems = [*_name_errors(name), *_namespace_errors(namespace)]
+            raise _CorruptError(
+                f"pod {namespace!r}/{name!r}: " + "; ".join(str(p) for p in problems)
+            )
         key = f"{namespace}/{name}"
         if key in self._pods:
             raise _CorruptError(f"pod {key} appears twice")
-        state = self._nodes.get(node)
+        state = self._nodes.get(node) if isinstance(node, str) else None
         if state is None:
             raise _CorruptError(f"pod {key} runs on node {node!r}, which is not in the snapshot")
         window = windows.get(node)

@@ -461,3 +461,32 @@ def test_registry_unhashable_or_mistyped_input_raises_typed_error_state_unchange
     with pytest.raises(error):
         call(reg)  # type: ignore[operator]
     assert state(reg) == before
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("namespace", ["x"], "metadata.namespace: Required value"),
+        ("namespace", "Bad", 'metadata.namespace: Invalid value: "Bad"'),
+        ("name", "Bad_Name", 'metadata.name: Invalid value: "Bad_Name"'),
+        ("name", 7, "metadata.name: Required value"),
+        ("nodeName", ["a"], "runs on node ['a'], which is not in the snapshot"),
+    ],
+    ids=["namespace-list", "namespace-invalid", "name-invalid", "name-int", "node-list"],
+)
+def test_from_snapshot_pod_that_add_pod_refuses_is_corrupt(
+    field: str, value: object, message: str
+) -> None:
+    import json
+
+    from dualstack.cluster import Cluster
+    from dualstack.errors import DualStackError
+
+    c = Cluster(ClusterConfig(cluster_cidrs="10.244.0.0/22", service_cidrs="10.96.0.0/16"))
+    c.add_node("a")
+    c.add_pod("q", node="a")
+    data = json.loads(json.dumps(c.snapshot()))
+    data["pods"][0][field] = value
+    with pytest.raises(DualStackError, match=r"^corrupt snapshot: ") as info:
+        Cluster.from_snapshot(data)
+    assert message in str(info.value)
