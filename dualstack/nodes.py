@@ -542,7 +542,6 @@ class NodeRegistry:
             RangeFullError: ``failed to allocate cidr from cluster cidr at idx:<i>:
                 CIDR allocation failed; there are no remaining CIDRs left to allocate
                 in the accepted range`` (the earlier families' blocks are given back).
-            InvalidAddressError: ``failed to parse node <name>, CIDR <podCIDR>``.
             NotInRangeError: ``node:<name> has an allocated cidr: <s> at index:<i> that
                 does not exist in cluster cidrs configuration``, or ``failed to mark
                 cidr[<cidr>] at idx [<i>] as occupied for node: <name>: <error>``.
@@ -653,22 +652,22 @@ class NodeRegistry:
     def _occupy_given(
         self, name: str, texts: Sequence[str]
     ) -> tuple[tuple[tuple[int, int, IPFamily], ...], tuple[tuple[int, int, int], ...]]:
-        """``occupyCIDRs`` of §2.5 (positional), checked whole before anything is marked."""
+        """``occupyCIDRs`` of §2.5 (positional), checked whole before anything is marked.
+
+        Each entry is parsed, matched to its cluster CIDR and range-checked in turn, so
+        the first failing entry gives upstream's error (upstream stops there too).
+        """
         cidrs: list[tuple[int, int, IPFamily]] = []
-        for text in texts:
-            try:
-                cidrs.append(parse_cidr(text, strict=self._allocate))
-            except InvalidAddressError:
-                raise InvalidAddressError(
-                    f"failed to parse node {name}, CIDR {texts[0]}",
-                    value=text,
-                    hint=f"{text!r} has an IPv4 octet with a leading zero, which the range "
-                    "allocator's strict parser refuses; write it without leading zeros",
-                ) from None
-        if not self._allocate:
-            return tuple(cidrs), ()
         blocks: list[tuple[int, int, int]] = []
-        for idx, (text, (value, prefixlen, family)) in enumerate(zip(texts, cidrs, strict=True)):
+        for idx, text in enumerate(texts):
+            # The API checks above passed, so the entry parses. The range allocator reads
+            # it sloppily too (leading zeros decimal): netutils.ParseCIDRSloppy from 1.23,
+            # and before that net.ParseCIDR of Go <= 1.16, which took leading zeros; the
+            # spec's strict-parser exception (node-and-pod-ips.md C1) never shipped.
+            value, prefixlen, family = parse_cidr(text)
+            cidrs.append((value, prefixlen, family))
+            if not self._allocate:
+                continue
             if idx >= len(self._sets):
                 raise NotInRangeError(
                     f"node:{name} has an allocated cidr: {text} at index:{idx} that does not "
@@ -688,6 +687,8 @@ class NodeRegistry:
                 ) from None
             if span:
                 blocks.append((idx, span.start, span.stop - 1))
+        if not self._allocate:
+            return tuple(cidrs), ()
         if self._store is not None:
             for idx, _, _ in blocks:
                 self._sets[idx].refresh()  # the check below reads the latest holders
