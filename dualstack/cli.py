@@ -741,7 +741,26 @@ def _need_cluster(state: LockedState) -> tuple[Cluster, list[str], str]:
 # --- apply -----------------------------------------------------------------------------------
 
 
-def _documents(text: str, source: str) -> Iterator[tuple[int, dict[str, Any]]]:
+def _describe(value: object) -> str:
+    """A YAML value for an error message: its YAML type and the value, e.g. ``string 'x'``."""
+    names = {bool: "boolean", int: "number", float: "number", str: "string", list: "list"}
+    if value is None:
+        return "null"
+    kind = names.get(type(value), "mapping" if isinstance(value, dict) else type(value).__name__)
+    shown = repr(value)
+    if len(shown) > 40:
+        shown = shown[:37] + "..."
+    return f"{kind} {shown}"
+
+
+def _documents(text: str, source: str) -> Iterator[tuple[int, object]]:
+    """The objects of a YAML/JSON stream, numbered from 1, ``kind: List`` items inlined.
+
+    Only a stream that YAML cannot read at all is refused as a whole; a document that is
+    not a manifest is yielded as it is, for ``_apply_one`` to refuse on its own (the
+    others still apply). A ``kind: List`` whose ``items`` is not a list is yielded as
+    itself, under its own number.
+    """
     try:
         loaded = list(yaml.safe_load_all(text))
     except yaml.YAMLError as exc:
@@ -756,14 +775,16 @@ def _documents(text: str, source: str) -> Iterator[tuple[int, dict[str, Any]]]:
     for doc in loaded:
         if doc is None:
             continue
-        items = doc.get("items") if isinstance(doc, dict) and doc.get("kind") == "List" else [doc]
-        for item in items or []:
+        items: object = [doc]
+        if isinstance(doc, dict) and doc.get("kind") == "List":
+            items = doc.get("items")
+            if items is None:
+                items = []  # an empty List, as kubectl reads it
+            elif not isinstance(items, list):
+                items = [doc]  # refused by _apply_one with what is wrong
+        assert isinstance(items, list)
+        for item in items:
             index += 1
-            if not isinstance(item, dict):
-                raise _CommandError(
-                    f"{source}: document {index} is a {type(item).__name__}, not a manifest "
-                    "— give objects with kind, metadata.name and spec"
-                )
             yield index, item
 
 
@@ -784,16 +805,45 @@ def _merge(live: Mapping[str, Any], manifest: Mapping[str, Any]) -> dict[str, An
     return merged
 
 
-def _apply_one(cluster: Cluster, manifest: dict[str, Any]) -> str:
+def _apply_one(cluster: Cluster, manifest: object) -> str:
+    """Apply one manifest; the line to print. Raises for a document it refuses, having
+    checked the manifest's shape before touching ``cluster``."""
+    if not isinstance(manifest, dict):
+        raise _CommandError(
+            f"not a manifest: got {_describe(manifest)} — give objects with kind, "
+            "metadata.name and spec"
+        )
     kind = manifest.get("kind")
+    if kind == "List":
+        raise _CommandError(
+            f"kind List: items: invalid type: got {_describe(manifest.get('items'))}, "
+            "expected a list of manifests — write items: [...]"
+        )
+    if kind not in ("Node", "Pod", "Service"):
+        raise _CommandError(f"kind {kind!r} is not supported — give a Node, Pod or Service")
     metadata = manifest.get("metadata") or {}
     name = metadata.get("name") if isinstance(metadata, dict) else None
     if not isinstance(name, str) or not name:
         raise _CommandError("metadata.name is missing — give every object a name")
-    spec = manifest.get("spec") or {}
+    label = f"{str(kind).lower()}/{name}"
+    spec = manifest.get("spec")
+    if spec is None:
+        spec = {}
+    if not isinstance(spec, dict):
+        raise _CommandError(
+            f"{label}: spec: invalid type: got {_describe(spec)}, expected a mapping — "
+            "write spec as key: value pairs"
+        )
     namespace = metadata.get("namespace") or "default"
+    if not isinstance(namespace, str):
+        raise _CommandError(
+            f"{label}: metadata.namespace: invalid type: got {_describe(namespace)}, "
+            "expected a string — write e.g. namespace: default"
+        )
     if kind == "Node":
-        cidrs = spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else None)
+        cidrs: object = spec.get("podCIDRs") or (
+            [spec["podCIDR"]] if spec.get("podCIDR") else None
+        )
         if cidrs is not None and (
             not isinstance(cidrs, list) or not all(isinstance(c, str) for c in cidrs)
         ):
@@ -814,7 +864,12 @@ def _apply_one(cluster: Cluster, manifest: dict[str, Any]) -> str:
         return f"node/{name} created"
     if kind == "Pod":
         node = spec.get("nodeName")
-        if not isinstance(node, str) or not node:
+        if node is not None and not isinstance(node, str):
+            raise _CommandError(
+                f"pod/{name}: spec.nodeName: invalid type: got {_describe(node)}, expected "
+                "a string — name the node the Pod runs on"
+            )
+        if not node:
             raise _CommandError(
                 f"pod/{name}: spec.nodeName is missing — dualstack has no scheduler; "
                 "name the node the Pod runs on"
@@ -830,18 +885,16 @@ def _apply_one(cluster: Cluster, manifest: dict[str, Any]) -> str:
             )
         cluster.add_pod(name, node=node, namespace=namespace)
         return f"pod/{name} created"
-    if kind == "Service":
-        key = f"{namespace}/{name}"
-        if key in cluster.services:
-            before = cluster.get_service(name, namespace=namespace)
-            merged = _merge(before, manifest)
-            if merged == before:
-                return f"service/{name} unchanged"
-            cluster.update_service(merged)
-            return f"service/{name} configured"
-        cluster.create_service(manifest)
-        return f"service/{name} created"
-    raise _CommandError(f"kind {kind!r} is not supported — give a Node, Pod or Service")
+    # A Service.
+    if f"{namespace}/{name}" in cluster.services:
+        before = cluster.get_service(name, namespace=namespace)
+        merged = _merge(before, manifest)
+        if merged == before:
+            return f"service/{name} unchanged"
+        cluster.update_service(merged)
+        return f"service/{name} configured"
+    cluster.create_service(manifest)
+    return f"service/{name} created"
 
 
 def _cmd_apply(args: argparse.Namespace, flags: list[str]) -> int:

@@ -594,6 +594,79 @@ def test_cli_apply_bad_document_reports_and_keeps_the_rest(cluster_module, tmp_p
     assert "ConfigMap" in lines[1]
 
 
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        pytest.param(
+            "kind: Node\nmetadata: {name: bad}\nspec: hello\n",
+            "node/bad: spec: invalid type: got string 'hello', expected a mapping",
+            id="node-spec-string",
+        ),
+        pytest.param(
+            "kind: Pod\nmetadata: {name: p, namespace: [x]}\nspec: {nodeName: good}\n",
+            "pod/p: metadata.namespace: invalid type: got list ['x'], expected a string",
+            id="pod-namespace-list",
+        ),
+        pytest.param(
+            "kind: Pod\nmetadata: {name: p}\nspec: {nodeName: [good]}\n",
+            "pod/p: spec.nodeName: invalid type: got list ['good'], expected a string",
+            id="pod-node-list",
+        ),
+        pytest.param(
+            "kind: Service\nmetadata: {name: s}\nspec: 5\n",
+            "service/s: spec: invalid type: got number 5, expected a mapping",
+            id="service-spec-number",
+        ),
+        pytest.param(
+            "kind: List\nitems: 7\n",
+            "kind List: items: invalid type: got number 7, expected a list of manifests",
+            id="list-items-number",
+        ),
+        pytest.param("7\n", "not a manifest: got number 7", id="scalar-document"),
+        pytest.param(
+            "kind: [Node]\nmetadata: {name: n}\n",
+            "kind ['Node'] is not supported",
+            id="kind-list",
+        ),
+    ],
+)
+def test_cli_apply_malformed_document_one_line_others_saved(
+    cluster_module, tmp_path, capsys, document, expected
+):
+    manifests = tmp_path / "m.yaml"
+    manifests.write_text(
+        "kind: Node\nmetadata: {name: good}\n---\n"
+        + document
+        + "---\nkind: Pod\nmetadata: {name: web}\nspec: {nodeName: good}\n"
+    )
+    state = str(tmp_path / "state.json")
+    code, out, err = call(capsys, "apply", "-f", str(manifests), "--state", state)
+    assert code == 1
+    assert out == "node/good created\npod/web created\n"
+    assert_one_line_error(err)
+    assert err.startswith(f"dualstack apply: {str(manifests)!r} document 2: {expected} — ")
+    assert "internal error" not in err
+    # The documents that applied were saved.
+    code, out, _ = call(capsys, "get", "pods", "--state", state)
+    assert code == 0
+    assert out.splitlines()[1].split()[:3] == ["default", "web", "good"]
+
+
+def test_cli_apply_list_items_numbered_with_the_rest(cluster_module, tmp_path, capsys):
+    manifests = tmp_path / "m.yaml"
+    manifests.write_text(
+        "kind: List\nitems: [7, {kind: Node, metadata: {name: n1}}]\n---\n"
+        "kind: List\nitems: null\n---\n"
+        "kind: Node\nmetadata: {name: n2}\n"
+    )
+    state = str(tmp_path / "state.json")
+    code, out, err = call(capsys, "apply", "-f", str(manifests), "--state", state)
+    assert code == 1
+    assert out == "node/n1 created\nnode/n2 created\n"
+    assert_one_line_error(err)
+    assert "document 1: not a manifest" in err
+
+
 def test_cli_two_concurrent_applies_both_land(cluster_module, tmp_path):
     state = tmp_path / "state.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
