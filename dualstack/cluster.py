@@ -19,9 +19,12 @@ Key types:
 
 Invariants (Service part): every allocated ClusterIP belongs to exactly one stored
 Service and vice versa; every LoadBalancer ingress address belongs to exactly one
-stored ``type: LoadBalancer`` Service; ``default/kubernetes`` always exists and holds the
-first address of the primary range (deleting it recreates it, as the bootstrap
-controller does); a failing call leaves every allocator, counter and random generator
+stored ``type: LoadBalancer`` Service; ``default/kubernetes`` exists and is created with
+the first address of the primary range (deleting it recreates it, as the bootstrap
+controller does) — the one exception: after an update made it give that address up and
+another Service took it, a delete of ``kubernetes`` succeeds and the Service stays
+missing until a later call frees the address (``validate()`` warns meanwhile, and
+snapshots load); a failing call leaves every allocator, counter and random generator
 exactly as before; returned dicts are deep copies (changing them changes nothing).
 Stored Service objects are never changed in place once stored (they are replaced), so
 ``copy()`` shares them. Node and Pod invariants: see ``dualstack.nodes``.
@@ -250,12 +253,35 @@ class Cluster:
         self._service_warnings: tuple[str, ...] = ()
         self._ensure_kubernetes_service()
 
+    def _kubernetes_address(self) -> tuple[IPFamily, int]:
+        """The address of ``default/kubernetes``: the first of the primary range."""
+        primary = self._service_rules.default_family
+        return primary, self._service_allocators[primary].first
+
+    def _kubernetes_address_holder(self) -> str | None:
+        """The key of this cluster's Service holding the ``kubernetes`` address, if any."""
+        address = self._kubernetes_address()
+        for key, held in self._service_ips.items():
+            if address in held:
+                return key
+        return None
+
     def _ensure_kubernetes_service(self) -> None:
-        """The bootstrap controller's ``default/kubernetes`` Service (§1.11)."""
+        """The bootstrap controller's ``default/kubernetes`` Service (§1.11).
+
+        Called after every call that can free a ClusterIP: when the Service is missing
+        and its address is free, it is recreated; while another Service of this
+        cluster holds that address it stays missing (kube-apiserver's controller keeps
+        retrying and logs the failure; the DELETE that removed it has succeeded).
+        """
         if KUBERNETES_SERVICE_KEY in self._services:
             return
-        primary = self._service_rules.default_family
-        first = self._service_allocators[primary].first
+        primary, first = self._kubernetes_address()
+        if self._store is None:
+            if self._service_allocators[primary].has_int(first):
+                return  # held by another Service: recreated once it is released
+        elif self._kubernetes_address_holder() is not None:
+            return
         manifest: Manifest = {
             "apiVersion": "v1",
             "kind": "Service",
@@ -288,7 +314,11 @@ class Cluster:
             manifest, self._service_rules, allocators, rngs=self._service_rngs
         )
         if self._store is not None:
-            with contextlib.suppress(AlreadyAllocatedError):
+            # Held already (by this or another cluster's kubernetes Service): adopted.
+            # The store being down must not fail the call that got here (a delete or
+            # an update that has succeeded): the address was held before, unless this
+            # cluster had given it up, and no other Service of this cluster holds it.
+            with contextlib.suppress(AlreadyAllocatedError, StoreError):
                 self._service_allocators[primary].allocate_int(first)
         self._services[KUBERNETES_SERVICE_KEY] = outcome.service
         self._service_ips[KUBERNETES_SERVICE_KEY] = outcome.addresses or ()
@@ -395,13 +425,18 @@ class Cluster:
             (family, parse_ip(ip)[0]) for family, ip in service_addresses(stored)
         )
         self._service_warnings = outcome.warnings
+        if outcome.release:
+            self._ensure_kubernetes_service()  # its address may have been freed
         return _copy_manifest(stored)  # type: ignore[no-any-return]
 
     def delete_service(self, name: str, *, namespace: str = "default") -> None:
         """Delete a Service and release its addresses (§3.7).
 
         Deleting ``default/kubernetes`` recreates it at once with the same address, as
-        kube-apiserver's bootstrap controller does.
+        kube-apiserver's bootstrap controller does; when another Service holds that
+        address (possible only after the ``kubernetes`` Service was changed to give it
+        up), the delete still succeeds and the Service is recreated by the first later
+        call that frees the address.
 
         Raises:
             NotFoundError: ``services "<name>" not found``.
@@ -638,6 +673,17 @@ class Cluster:
     def _validate_services(self) -> list[Finding]:
         findings: list[Finding] = []
         configured = set(self._config.families)
+        if KUBERNETES_SERVICE_KEY not in self._services:
+            primary, first = self._kubernetes_address()
+            holder = self._kubernetes_address_holder()
+            findings.append(
+                Finding(
+                    "warning",
+                    f"service/{KUBERNETES_SERVICE_KEY}",
+                    f"missing: its address {format_ip(first, primary)} is held by "
+                    f"service/{holder}; it is recreated once that address is free",
+                )
+            )
         held: dict[tuple[IPFamily, int], str] = {}
         for key, stored in self._services.items():
             subject = f"service/{key}"
@@ -862,7 +908,11 @@ class Cluster:
             services[key] = _copy_manifest(obj)
             service_ips[key] = tuple(addresses)
         if KUBERNETES_SERVICE_KEY not in services:
-            raise DualStackError("the default/kubernetes Service is missing")
+            # Missing only while another Service holds its address (see delete_service).
+            primary = self._service_rules.default_family
+            first = allocators[primary].first
+            if not any((primary, first) in held for held in service_ips.values()):
+                raise DualStackError("the default/kubernetes Service is missing")
         for entry in data["ranges"]:
             family = IPFamily(entry["family"])
             allocator = allocators[family]

@@ -356,3 +356,52 @@ def test_cluster_without_pools_load_balancer_status_empty():
     cluster = Cluster(dual(), seed=1)
     stored = cluster.create_service(manifest(type="LoadBalancer"))
     assert stored["status"] == {"loadBalancer": {}}
+
+
+# --- deleting kubernetes while another Service holds its address (review F0) -------------
+def _kubernetes_address_taken(store: Any = None) -> Cluster:
+    cluster = Cluster(dual(), seed=1, store=store)
+    cluster.update_service(
+        {
+            "metadata": {"name": "kubernetes"},
+            "spec": {"type": "ExternalName", "externalName": "kubernetes.example.com"},
+        }
+    )
+    cluster.create_service(manifest("thief", clusterIP="10.96.0.1"))
+    return cluster
+
+
+def test_cluster_delete_kubernetes_address_taken_succeeds_and_snapshot_loads():
+    cluster = _kubernetes_address_taken()
+    cluster.delete_service("kubernetes")  # upstream's DELETE succeeds
+    assert sorted(cluster.services) == ["default/thief"]
+    assert [f.severity for f in cluster.validate()] == ["warning"]
+    restored = Cluster.from_snapshot(cluster.snapshot())
+    assert restored.snapshot() == cluster.snapshot()
+    assert sorted(restored.services) == ["default/thief"]
+
+
+@pytest.mark.parametrize("via", ["delete", "update"])
+def test_cluster_kubernetes_recreated_once_its_address_is_freed(via):
+    cluster = _kubernetes_address_taken()
+    cluster.delete_service("kubernetes")
+    if via == "delete":
+        cluster.delete_service("thief")
+    else:
+        cluster.update_service(
+            {
+                "metadata": {"name": "thief"},
+                "spec": {"type": "ExternalName", "externalName": "x.io"},
+            }
+        )
+    assert cluster.get_service("kubernetes")["spec"]["clusterIPs"] == ["10.96.0.1"]
+    assert cluster.validate() == []
+
+
+def test_cluster_snapshot_without_kubernetes_and_its_address_free_refused():
+    data = Cluster(dual(), seed=1).snapshot()
+    data["services"]["objects"] = [
+        o for o in data["services"]["objects"] if o["metadata"]["name"] != "kubernetes"
+    ]
+    with pytest.raises(DualStackError, match="kubernetes Service is missing"):
+        Cluster.from_snapshot(data)
