@@ -208,7 +208,8 @@ def test_non_address_objects_raise_invalid_address_and_change_nothing(thing):
 def test_ipaddress_subclass_is_served_like_ipaddress():
     a = ServiceIPAllocator("10.96.0.0/24")
     ip = _Named("10.96.0.9")
-    assert a.allocate(ip) is ip
+    got = a.allocate(ip)
+    assert type(got) is netaddr.IPAddress and got == ip and got is not ip
     assert ip in a and netaddr.IPAddress("10.96.0.9") in a
     with pytest.raises(AlreadyAllocatedError):
         a.allocate(_Named("10.96.0.9"))
@@ -216,12 +217,13 @@ def test_ipaddress_subclass_is_served_like_ipaddress():
     assert ip not in a and a.used == 0
 
 
-def test_allocate_returns_the_given_ipaddress_and_keeps_no_reference_to_it():
+def test_allocate_returns_a_fresh_ipaddress_not_the_callers_object():
     a = ServiceIPAllocator("fd00:10:96::/112")
     ip = netaddr.IPAddress("fd00:10:96::7")
-    assert a.allocate(ip) is ip
-    ip += 1  # netaddr changes the object in place: the allocator does not see it
-    assert netaddr.IPAddress("fd00:10:96::7") in a and ip not in a and a.used == 1
+    got = a.allocate(ip)
+    assert type(got) is netaddr.IPAddress and got == ip and got is not ip
+    ip.value += 1  # netaddr objects change in place: neither the result nor the state
+    assert str(got) == "fd00:10:96::7" and got in a and ip not in a and a.used == 1
 
 
 @pytest.mark.parametrize(
