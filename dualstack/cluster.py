@@ -57,7 +57,6 @@ from dualstack.config import ClusterConfig, Finding
 from dualstack.egress import EgressPolicy
 from dualstack.errors import (
     AlreadyAllocatedError,
-    AlreadyExistsError,
     ConfigError,
     DualStackError,
     NotFoundError,
@@ -355,29 +354,30 @@ class Cluster:
                 manifest that is not a Service.
             RangeFullError: ``Internal error occurred: failed to allocate a serviceIP:
                 range is full``.
-            AlreadyExistsError: ``services "<name>" already exists``.
+            AlreadyExistsError: ``services "<name>" already exists``, only for a
+                request that would otherwise succeed (the 422 and the 500 come first).
         """
         obj = check_manifest(manifest)
         meta = obj["metadata"]
         key = f"{meta['namespace']}/{meta['name']}"
-        if key in self._services:
-            namespace, name = key.split("/", 1)
-            raise AlreadyExistsError(
-                f'services "{name}" already exists',
-                hint=f"update_service() changes it; delete_service({name!r}, "
-                f"namespace={namespace!r}) removes it",
-            )
+        # An existing name is refused only once the request has passed allocation and
+        # validation, as kube-apiserver answers 422/500 before its storage's 409.
+        exists = key in self._services
         if self._store is None:
             # Without a store the Service rules undo their own failures, so the
             # ``_undo_on_failure`` wrapper (a closure and two calls) is skipped on
             # this hot path (benchmarks/bench_services.py).
             outcome = create_checked(
-                obj, self._service_rules, self._service_allocators, rngs=self._service_rngs
+                obj,
+                self._service_rules,
+                self._service_allocators,
+                rngs=self._service_rngs,
+                exists=exists,
             )
         else:
             outcome = self._undo_on_failure(
                 lambda allocators: create_checked(
-                    obj, self._service_rules, allocators, rngs=self._service_rngs
+                    obj, self._service_rules, allocators, rngs=self._service_rngs, exists=exists
                 )
             )
         stored = outcome.service

@@ -53,6 +53,7 @@ from typing import Any, Final, Literal, NamedTuple, Protocol
 
 from dualstack.errors import (
     AllocationError,
+    AlreadyExistsError,
     DualStackError,
     FieldError,
     FieldErrorType,
@@ -1580,12 +1581,30 @@ def create_checked(
     allocators: Mapping[IPFamily, ServiceIPAllocatorLike],
     *,
     rngs: Mapping[IPFamily, _random.Random] | None = None,
+    exists: bool = False,
 ) -> ServiceOutcome:
     """``create_service`` for a manifest ``check_manifest`` returned (the caller's copy,
-    which this call takes over and changes)."""
+    which this call takes over and changes).
+
+    ``exists=True`` (the caller stores a Service of that name already) answers
+    ``AlreadyExistsError`` where kube-apiserver's storage would: only for a request
+    that passes defaulting, allocation and validation — a 422 or the range-full 500
+    comes first (the generic registry's ``Store.Create`` allocates and validates before
+    it writes to etcd, which is what refuses the name). Nothing is allocated or drawn.
+    """
     if rules.profile.service_api == "alpha":
-        return _alpha_create(obj, rules, allocators)
-    return _ga_write(obj, None, rules, allocators, rngs)
+        return _alpha_create(obj, rules, allocators, exists)
+    return _ga_write(obj, None, rules, allocators, rngs, exists)
+
+
+def _already_exists(obj: Manifest) -> AlreadyExistsError:
+    meta = obj["metadata"]
+    name, namespace = meta["name"], meta["namespace"]
+    return AlreadyExistsError(
+        f'services "{name}" already exists',
+        hint=f"update_service() changes it; delete_service({name!r}, "
+        f"namespace={namespace!r}) removes it",
+    )
 
 
 def update_service(
@@ -1654,6 +1673,7 @@ def _ga_write(
     rules: ServiceRules,
     allocators: Mapping[IPFamily, ServiceIPAllocatorLike],
     rngs: Mapping[IPFamily, _random.Random] | None,
+    exists: bool = False,
 ) -> ServiceOutcome:
     name = obj["metadata"]["name"]
     spec: dict[str, Any] = obj["spec"]
@@ -1696,7 +1716,7 @@ def _ga_write(
         alloc_families = spec.get("ipFamilies") or []  # only read below
     if old is None and not spec.get("clusterIPs"):
         # every address is "pick one": no transaction needed (the common create)
-        return _ga_create_dynamic(obj, spec, alloc_families, rules, allocators)
+        return _ga_create_dynamic(obj, spec, alloc_families, rules, allocators, exists)
     release: list[tuple[IPFamily, str]] = []
     requests: list[tuple[int, IPFamily, str]] = []
     shown: list[str] = []
@@ -1731,6 +1751,9 @@ def _ga_write(
         if post:
             txn.rollback()
             raise _invalid(name, post)
+        if exists:
+            txn.rollback()
+            raise _already_exists(obj)
         if requests:
             _finish_ips(spec, shown, txn.draw(), drawn)
     else:
@@ -1759,6 +1782,7 @@ def _ga_create_dynamic(
     family_names: Sequence[str],
     rules: ServiceRules,
     allocators: Mapping[IPFamily, ServiceIPAllocatorLike],
+    exists: bool = False,
 ) -> ServiceOutcome:
     """The create path when every address is "pick one" (the common case).
 
@@ -1779,6 +1803,8 @@ def _ga_create_dynamic(
     post = validate_service(obj, rules)
     if post:
         raise _invalid(obj["metadata"]["name"], post)
+    if exists:
+        raise _already_exists(obj)
     values: list[tuple[IPFamily, int]] = []
     if families:
         ips: list[str] = []
@@ -1931,7 +1957,10 @@ def _alpha_prepare(obj: Manifest, old: Manifest | None, rules: ServiceRules) -> 
 
 
 def _alpha_allocate(
-    obj: Manifest, rules: ServiceRules, allocators: Mapping[IPFamily, ServiceIPAllocatorLike]
+    obj: Manifest,
+    rules: ServiceRules,
+    allocators: Mapping[IPFamily, ServiceIPAllocatorLike],
+    exists: bool = False,
 ) -> list[tuple[IPFamily, int]]:
     spec = obj["spec"]
     family_name = spec.get("ipFamily")
@@ -1946,6 +1975,9 @@ def _alpha_allocate(
         path="spec.clusterIP",
         alpha=True,
     )
+    if exists:
+        txn.rollback()
+        raise _already_exists(obj)
     drawn = txn.draw()
     if drawn:
         spec["clusterIP"] = drawn[0][1]
@@ -1953,7 +1985,10 @@ def _alpha_allocate(
 
 
 def _alpha_create(
-    obj: Manifest, rules: ServiceRules, allocators: Mapping[IPFamily, ServiceIPAllocatorLike]
+    obj: Manifest,
+    rules: ServiceRules,
+    allocators: Mapping[IPFamily, ServiceIPAllocatorLike],
+    exists: bool = False,
 ) -> ServiceOutcome:
     _alpha_prepare(obj, None, rules)
     spec = obj["spec"]
@@ -1963,7 +1998,9 @@ def _alpha_create(
         raise _invalid(obj["metadata"]["name"], errs)
     values: list[tuple[IPFamily, int]] = []
     if _gets_addresses(spec):
-        values = _alpha_allocate(obj, rules, allocators)
+        values = _alpha_allocate(obj, rules, allocators, exists)
+    elif exists:
+        raise _already_exists(obj)
     _omit_empty(spec)
     return ServiceOutcome(obj, addresses=tuple(values))
 

@@ -16,6 +16,7 @@ import yaml
 from dualstack.cluster import Cluster
 from dualstack.config import ClusterConfig
 from dualstack.errors import (
+    AlreadyExistsError,
     DualStackError,
     InvalidServiceError,
     NotFoundError,
@@ -405,3 +406,116 @@ def test_cluster_snapshot_without_kubernetes_and_its_address_free_refused():
     ]
     with pytest.raises(DualStackError, match="kubernetes Service is missing"):
         Cluster.from_snapshot(data)
+
+
+# --- create of an existing name: 422 / 500 first, 409 last (review F6) ------------------
+@pytest.mark.parametrize(
+    ("version", "second", "error", "text"),
+    [
+        pytest.param(
+            None,
+            manifest(ipFamilyPolicy="Bogus"),
+            InvalidServiceError,
+            'Service "web" is invalid: spec.ipFamilyPolicy: Unsupported value: "Bogus": '
+            'supported values: "PreferDualStack", "RequireDualStack", "SingleStack"',
+            id="bad-policy",
+        ),
+        pytest.param(
+            None,
+            manifest(clusterIP="10.96.0.1"),
+            InvalidServiceError,
+            'Service "web" is invalid: spec.clusterIPs: Invalid value: []string{"10.96.0.1"}: '
+            "failed to allocate IP 10.96.0.1: provided IP is already allocated",
+            id="ip-taken",
+        ),
+        pytest.param(
+            None,
+            {"metadata": {"name": "web"}, "spec": {"ports": [{"port": 0}]}},
+            InvalidServiceError,
+            'Service "web" is invalid: spec.ports[0].port: Invalid value: 0: '
+            "must be between 1 and 65535, inclusive",
+            id="port-0",
+        ),
+        pytest.param(
+            "1.21",
+            manifest(clusterIP="300.1.1.1"),
+            InvalidServiceError,
+            'Service "web" is invalid: spec.clusterIPs[0]: Invalid value: "300.1.1.1": ',
+            id="1.21-bad-ip",
+        ),
+        pytest.param(
+            "1.19",
+            manifest(clusterIP="1.1.1.1"),
+            InvalidServiceError,
+            'Service "web" is invalid: spec.clusterIP: Invalid value: "1.1.1.1": ',
+            id="1.19-out-of-range",
+        ),
+        pytest.param(
+            None,
+            manifest(),
+            AlreadyExistsError,
+            'services "web" already exists',
+            id="valid-409",
+        ),
+        pytest.param(
+            None,
+            manifest(clusterIP="None"),
+            AlreadyExistsError,
+            'services "web" already exists',
+            id="headless-409",
+        ),
+        pytest.param(
+            None,
+            manifest(clusterIP="10.96.0.200"),
+            AlreadyExistsError,
+            'services "web" already exists',
+            id="free-ip-409",
+        ),
+        pytest.param(
+            "1.19",
+            manifest(),
+            AlreadyExistsError,
+            'services "web" already exists',
+            id="1.19-409",
+        ),
+    ],
+)
+def test_cluster_create_existing_name_validates_first_state_unchanged(
+    version, second, error, text
+):
+    gates = {"IPv6DualStack": True} if version == "1.19" else None
+    cluster = Cluster(dual(version, feature_gates=gates), seed=1)
+    cluster.create_service(manifest())
+    before = cluster.snapshot()
+    with pytest.raises(error) as info:
+        cluster.create_service(second)
+    assert type(info.value) is error
+    assert str(info.value).startswith(text)
+    assert cluster.snapshot() == before
+
+
+def test_cluster_create_existing_name_range_full_first():
+    config = ClusterConfig(cluster_cidrs="10.244.0.0/16", service_cidrs="10.96.0.0/29")
+    cluster = Cluster(config, seed=1)
+    cluster.create_service(manifest("web"))
+    while cluster.service_allocators[IPFamily.IPv4].free:
+        cluster.create_service(manifest(f"s{cluster.service_allocators[IPFamily.IPv4].free}"))
+    before = cluster.snapshot()
+    with pytest.raises(RangeFullError):
+        cluster.create_service(manifest("web"))
+    assert cluster.snapshot() == before
+
+
+def test_cluster_create_existing_name_on_store_state_unchanged():
+    from dualstack.store import MemoryStore
+
+    store = MemoryStore()
+    cluster = Cluster(dual(), seed=1, store=store)
+    cluster.create_service(manifest())
+    before = (cluster.snapshot(), sorted(cluster.service_allocators[IPFamily.IPv4].iter_ints()))
+    for second in (manifest(), manifest(clusterIP="10.96.0.200")):
+        with pytest.raises(DualStackError, match="already exists"):
+            cluster.create_service(second)
+        cluster.service_allocators[IPFamily.IPv4].refresh()
+        after = sorted(cluster.service_allocators[IPFamily.IPv4].iter_ints())
+        assert (cluster.snapshot(), after) == before
