@@ -40,6 +40,10 @@ def service_ranges(draw):
         prefix = draw(st.one_of(st.integers(110, 128), st.integers(64, 109)))
         width = 128
     network = draw(st.integers(0, 2**width - 1)) >> (width - prefix) << (width - prefix)
+    mapped = 0xFFFF << 32  # ::ffff:0:0/96, refused in whole IPv6 ranges from 1.34
+    reaches = network < mapped + 2**32 and network + 2 ** (width - prefix) > mapped
+    if width == 128 and int(version.split(".")[1]) >= 34 and reaches:
+        network |= 1 << 127  # the same shape, away from the block
     cidr = str(netaddr.IPNetwork((network, prefix), version=4 if width == 32 else 6))
     return version, cidr, network, prefix, width
 
