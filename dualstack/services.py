@@ -454,11 +454,15 @@ def check_manifest(manifest: object) -> Manifest:
             errors.append(_shape_error("metadata.name", raw_name, "a string"))
         else:
             name = raw_name
+            if type(raw_name) is not str:
+                name = meta["name"] = _plain(raw_name)
         namespace = meta.get("namespace")
         if namespace is None or namespace == "":
             meta["namespace"] = "default"
         elif not isinstance(namespace, str):
             errors.append(_shape_error("metadata.namespace", namespace, "a string"))
+        elif type(namespace) is not str:
+            meta["namespace"] = _plain(namespace)
         for key in ("labels", "annotations"):
             value = meta.get(key)
             if value is not None and not isinstance(value, dict):
@@ -481,6 +485,20 @@ _SHAPE_ERRORS: Final = object()
 """Key under which ``_copy_spec`` hands its errors back (never a YAML key)."""
 
 
+def _plain(text: str) -> str:
+    """A ``str`` subclass (``IPFamily.IPv6``, a user's own) as the plain ``str`` it holds.
+
+    The API sees JSON text: a subclass is its string value, and the stored object holds
+    plain ``str`` (``str.__str__`` copies the characters, ignoring any ``__str__``).
+    """
+    return str.__str__(text)
+
+
+def _plain_keys(mapping: dict[Any, Any]) -> dict[Any, Any]:
+    """``mapping`` with ``str``-subclass keys made plain (order kept)."""
+    return {(_plain(k) if isinstance(k, str) else k): v for k, v in mapping.items()}
+
+
 def _copy_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     """A deep copy of ``spec`` without null fields, checking the type of each known one.
 
@@ -494,17 +512,28 @@ def _copy_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
         kind = _SPEC_KINDS.get(key)
         if kind == "str":
             if type(value) is not str:
-                errors.append(_shape_error(f"spec.{key}", value, "a string"))
+                if isinstance(value, str):
+                    value = _plain(value)
+                else:
+                    errors.append(_shape_error(f"spec.{key}", value, "a string"))
             out[key] = value
             continue
         if kind == "selector" and type(value) is dict:
             # The usual selector (a dict of strings) is copied and checked in one pass.
             selector = out[key] = value.copy()
+            subclass_keys = False
             for k, v in selector.items():
+                if type(k) is not str:
+                    subclass_keys = True
                 if type(v) is not str:
+                    if isinstance(v, str):
+                        selector[k] = _plain(v)
+                        continue
                     if type(v) not in _SCALARS:
                         v = selector[k] = _copy(v)
                     errors.append(_shape_error(f"spec.selector.{k}", v, "a string"))
+            if subclass_keys:
+                out[key] = _plain_keys(selector)
             continue
         if kind == "ports":
             # Copied and checked port by port in one pass; like ``_copy``, any list or
@@ -527,14 +556,21 @@ def _copy_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
             else:
                 for i, item in enumerate(value):
                     if type(item) is not str:
-                        errors.append(_shape_error(f"spec.{key}[{i}]", item, "a string"))
+                        if isinstance(item, str):
+                            value[i] = _plain(item)
+                        else:
+                            errors.append(_shape_error(f"spec.{key}[{i}]", item, "a string"))
         elif kind == "selector":
             if type(value) is not dict:
                 errors.append(_shape_error("spec.selector", value, "a mapping"))
             else:
+                value = out[key] = _plain_keys(value)
                 for k, v in value.items():
                     if type(v) is not str:
-                        errors.append(_shape_error(f"spec.selector.{k}", v, "a string"))
+                        if isinstance(v, str):
+                            value[k] = _plain(v)
+                        else:
+                            errors.append(_shape_error(f"spec.selector.{k}", v, "a string"))
         elif kind == "bool" and type(value) is not bool:
             errors.append(_shape_error(f"spec.{key}", value, "a boolean"))
     if errors:
@@ -593,20 +629,25 @@ def _copy_port(i: int, port: Any, errors: list[FieldError]) -> Any:
             value = port[key] = _copy(value)
         if key in _PORT_INTS:
             if type(value) is not int:
-                errors.append(_shape_error(f"spec.ports[{i}].{key}", value, "an integer"))
+                if isinstance(value, int) and not isinstance(value, bool):
+                    port[key] = int(value)  # an IntEnum member is its number
+                else:
+                    errors.append(_shape_error(f"spec.ports[{i}].{key}", value, "an integer"))
         elif key in _PORT_STRINGS:
-            # (a str subclass is a string here: ``type(...) is str`` only skips the call)
-            if type(value) is not str and not isinstance(value, str):
-                errors.append(_shape_error(f"spec.ports[{i}].{key}", value, "a string"))
-        elif (
-            key == "targetPort"
-            and type(value) is not int
-            and type(value) is not str
-            and not isinstance(value, str)
-        ):
-            errors.append(
-                _shape_error(f"spec.ports[{i}].targetPort", value, "an integer or a string")
-            )
+            if type(value) is not str:
+                if isinstance(value, str):
+                    port[key] = _plain(value)
+                else:
+                    errors.append(_shape_error(f"spec.ports[{i}].{key}", value, "a string"))
+        elif key == "targetPort" and type(value) is not int and type(value) is not str:
+            if isinstance(value, str):
+                port[key] = _plain(value)
+            elif isinstance(value, int) and not isinstance(value, bool):
+                port[key] = int(value)
+            else:
+                errors.append(
+                    _shape_error(f"spec.ports[{i}].targetPort", value, "an integer or a string")
+                )
     return port
 
 

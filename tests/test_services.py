@@ -2046,3 +2046,71 @@ def test_create_single_stack_two_ips_on_single_stack_cluster_per_release(version
     with pytest.raises(InvalidServiceError) as info:
         h.create(svc(ipFamilyPolicy=S, clusterIP="10.0.0.5", clusterIPs=["10.0.0.5", "fd00::5"]))
     assert invalid_text(info.value) == expected
+
+
+# --- str and int subclasses are their plain values (review F1) -------------------------------
+class _OddStr(str):
+    """A str subclass whose ``str()`` lies: the stored value must still be the text."""
+
+    def __str__(self) -> str:
+        return "odd"
+
+
+def _plain_types(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(type(k) is str and _plain_types(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain_types(v) for v in value)
+    return type(value) in (str, int, bool, float, type(None))
+
+
+@pytest.mark.parametrize(
+    ("spec", "field", "expected"),
+    [
+        pytest.param(
+            {"ipFamilies": [IPFamily.IPv6]}, "ipFamilies", ["IPv6"], id="IPFamily-member"
+        ),
+        pytest.param(
+            {"clusterIP": _OddStr("fd00::33")}, "clusterIPs", ["fd00::33"], id="clusterIP"
+        ),
+        pytest.param(
+            {"ipFamilyPolicy": _OddStr("SingleStack")},
+            "ipFamilyPolicy",
+            "SingleStack",
+            id="policy",
+        ),
+        pytest.param({"type": _OddStr("NodePort")}, "type", "NodePort", id="type"),
+        pytest.param(
+            {"selector": {_OddStr("app"): _OddStr("x")}}, "selector", {"app": "x"}, id="selector"
+        ),
+        pytest.param(
+            {"ports": [{"port": 80, "name": _OddStr("http"), "targetPort": _OddStr("web")}]},
+            "ports",
+            [{"port": 80, "name": "http", "targetPort": "web", "protocol": "TCP"}],
+            id="port-strings",
+        ),
+    ],
+)
+def test_create_str_subclass_accepted_stored_plain(spec, field, expected):
+    h = Harness((V6, V4))
+    stored = h.create({**svc(), **spec})
+    assert stored["spec"][field] == expected
+    assert _plain_types(stored)
+
+
+def test_check_manifest_str_subclass_metadata_stored_plain():
+    obj = check_manifest({"metadata": {"name": _OddStr("web"), "namespace": _OddStr("team")}})
+    assert obj["metadata"] == {"name": "web", "namespace": "team"}
+    assert _plain_types(obj)
+
+
+def test_check_manifest_int_subclass_port_plain_bool_refused():
+    import enum
+
+    class Port(enum.IntEnum):
+        HTTP = 80
+
+    obj = check_manifest({"metadata": {"name": "x"}, "spec": {"ports": [{"port": Port.HTTP}]}})
+    assert type(obj["spec"]["ports"][0]["port"]) is int
+    with pytest.raises(InvalidServiceError, match=r"spec\.ports\[0\]\.port: .*must be an integer"):
+        check_manifest({"metadata": {"name": "x"}, "spec": {"ports": [{"port": True}]}})
