@@ -26,8 +26,10 @@ the Pods are the truth, and each node's host-local ``lastReserved`` cursors are.
 Invariants: ``load_cluster(dump_cluster(c))`` answers every later call as ``c`` would;
 a snapshot whose parts disagree (a node CIDR overlapping another or outside its
 cluster CIDR, a Pod address outside its node's CIDR or held twice, a bitmap that
-disagrees with the objects, a cursor out of range) or of an unknown format is refused
-with ``DualStackError`` saying what is wrong; loading never changes its input.
+disagrees with the objects, a cursor out of range — a node's ``lastReserved`` outside
+its Pod CIDR included), that holds a value of the wrong JSON type (``"false"`` for a
+boolean), a stored Service kube-apiserver would refuse, or of an unknown format or kind
+is refused with ``DualStackError`` saying what is wrong; loading never changes its input.
 """
 
 from __future__ import annotations
@@ -36,10 +38,12 @@ import datetime
 from collections.abc import Mapping
 from typing import Any, Final
 
+from dualstack import services as _services
 from dualstack.cluster import Cluster
 from dualstack.config import ClusterConfig
 from dualstack.egress import EgressPolicy
-from dualstack.errors import DualStackError
+from dualstack.errors import ConfigError, DualStackError
+from dualstack.families import parse_cidr, parse_ip
 from dualstack.nodes import NodeRegistry
 
 __all__ = ["FORMAT", "KIND", "config_from_data", "config_to_data", "dump_cluster", "load_cluster"]
@@ -66,20 +70,34 @@ def config_to_data(config: ClusterConfig) -> dict[str, Any]:
     }
 
 
+def _typed(data: Mapping[str, Any], key: str, kind: type, what: str) -> Any:
+    """``data[key]`` when it has exactly the JSON type ``kind`` (a bool is not an int).
+
+    Raises:
+        ConfigError: the value has another type (``"false"`` for a boolean, ``1`` for
+            ``true``): coercing it could invert what was written.
+    """
+    value = data[key]
+    if type(value) is not kind:
+        raise ConfigError(f"{key} {value!r} is not {what}")
+    return value
+
+
 def config_from_data(data: Mapping[str, Any]) -> ClusterConfig:
     """Rebuild a ``ClusterConfig`` from ``config_to_data`` output.
 
     Raises:
-        ConfigError: the data describes a configuration Kubernetes refuses.
+        ConfigError: the data describes a configuration Kubernetes refuses, or holds a
+            value of the wrong JSON type.
     """
     return ClusterConfig(
-        cluster_cidrs=list(data["clusterCIDRs"]),
-        service_cidrs=list(data["serviceCIDRs"]),
+        cluster_cidrs=list(_typed(data, "clusterCIDRs", list, "a list")),
+        service_cidrs=list(_typed(data, "serviceCIDRs", list, "a list")),
         node_mask_sizes=data["nodeMaskSizes"],
-        feature_gates=dict(data["featureGates"]),
-        version=data["version"],
-        load_balancer_pools=dict(data["loadBalancerPools"]) or None,
-        allocate_node_cidrs=bool(data["allocateNodeCIDRs"]),
+        feature_gates=dict(_typed(data, "featureGates", dict, "a mapping")),
+        version=_typed(data, "version", str, "a string"),
+        load_balancer_pools=dict(_typed(data, "loadBalancerPools", dict, "a mapping")) or None,
+        allocate_node_cidrs=_typed(data, "allocateNodeCIDRs", bool, "a boolean"),
     )
 
 
@@ -98,14 +116,67 @@ def _egress_to_data(policy: EgressPolicy) -> dict[str, Any]:
 
 def _egress_from_data(data: Mapping[str, Any]) -> EgressPolicy:
     return EgressPolicy(
-        non_masquerade_cidrs=list(data["nonMasqueradeCIDRs"]),
-        masq_link_local=bool(data["masqLinkLocal"]),
-        masq_link_local_ipv6=bool(data["masqLinkLocalIPv6"]),
-        enable_ipv6=bool(data["enableIPv6"]),
-        cidr_limit=int(data["cidrLimit"]),
-        nomasq_all_reserved_ranges=bool(data["nomasqAllReservedRanges"]),
-        resync_interval=str(data["resyncInterval"]),
+        non_masquerade_cidrs=list(_typed(data, "nonMasqueradeCIDRs", list, "a list")),
+        masq_link_local=_typed(data, "masqLinkLocal", bool, "a boolean"),
+        masq_link_local_ipv6=_typed(data, "masqLinkLocalIPv6", bool, "a boolean"),
+        enable_ipv6=_typed(data, "enableIPv6", bool, "a boolean"),
+        cidr_limit=_typed(data, "cidrLimit", int, "an integer"),
+        nomasq_all_reserved_ranges=_typed(data, "nomasqAllReservedRanges", bool, "a boolean"),
+        resync_interval=_typed(data, "resyncInterval", str, "a string"),
     )
+
+
+def _check_stored_services(objects: object, config: ClusterConfig) -> None:
+    """Refuse stored Services that kube-apiserver would not have stored.
+
+    Each object must pass what a create checks of a manifest that already carries its
+    allocated fields: the decoder's shape checks, ``ValidateService`` with the
+    dual-stack field rules, and ``initIPFamilyFields`` (policy against the number of
+    families and addresses, families configured) for the GA API; the alpha API's
+    ``ValidateService`` and ``spec.ipFamily`` rules before 1.20. Whether the addresses
+    are in range and held once is checked where they are loaded.
+    """
+    if not isinstance(objects, list):
+        raise DualStackError(f"services.objects {objects!r} is not a list")
+    rules = _services.ServiceRules.from_config(config)
+    for index, stored in enumerate(objects):
+        try:
+            obj = _services.check_manifest(stored)
+        except DualStackError as error:
+            raise DualStackError(f"stored Service {index}: {error.message}") from None
+        meta, spec = obj["metadata"], obj["spec"]
+        if rules.profile.service_api == "alpha":
+            errors = _services._validate_alpha_service(obj)
+            errors += _services._validate_alpha_ip_family(spec, None, rules)
+        else:
+            errors = _services.validate_service(obj, rules, with_cluster_ips=True)
+            if not errors and rules.dual_stack:
+                errors = _services.init_ip_family_fields(dict(spec), None, rules)
+        if errors:
+            shown = "; ".join(str(e) for e in errors)
+            raise DualStackError(
+                f"stored Service {meta['namespace']}/{meta['name']} is invalid: {shown}"
+            )
+
+
+def _check_cursors(nodes: object) -> None:
+    """Refuse a host-local ``lastReserved`` cursor outside its node's Pod CIDR.
+
+    host-local itself ignores such a cursor (node-and-pod-ips.md §3.3), but the library
+    never writes one: it can only come from an edit. Runs after ``NodeRegistry.load``
+    has checked the shapes (one cursor per Pod CIDR, of its family).
+    """
+    assert isinstance(nodes, list)
+    for item in nodes:
+        for cidr, text in zip(item["podCIDRs"], item.get("lastReserved") or (), strict=False):
+            if text is None:
+                continue
+            network, prefixlen, family = parse_cidr(cidr)
+            value = parse_ip(text)[0]
+            if value >> (family.width - prefixlen) != network >> (family.width - prefixlen):
+                raise DualStackError(
+                    f"node {item['name']!r}: lastReserved {text} is outside its Pod CIDR {cidr}"
+                )
 
 
 def dump_cluster(cluster: Cluster) -> dict[str, Any]:
@@ -145,6 +216,9 @@ def load_cluster(data: Mapping[str, Any]) -> Cluster:
             hint=f"this dualstack reads format {FORMAT}; use the release that wrote it",
         )
     try:
+        kind = data.get("kind")
+        if kind != KIND:
+            raise DualStackError(f"kind {kind!r} is not {KIND!r}")
         config = config_from_data(data["config"])
         options = data["cluster"]
         seed = options["seed"]
@@ -158,7 +232,9 @@ def load_cluster(data: Mapping[str, Any]) -> Cluster:
             egress=_egress_from_data(options["egress"]),
         )
         cluster._load_services(data["services"])
+        _check_stored_services(data["services"]["objects"], config)
         cluster._registry = NodeRegistry.load(config, data, network_plugin=plugin)
+        _check_cursors(data["nodes"])
     except DualStackError as error:
         message = str(error)
         if message.startswith("corrupt snapshot: "):

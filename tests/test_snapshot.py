@@ -189,6 +189,62 @@ def _overlap(data: dict[str, Any]) -> None:
             lambda d: d.pop("nodes"), "'nodes' is missing or not a list", id="missing-nodes"
         ),
         pytest.param(lambda d: d["config"].pop("version"), "malformed data", id="malformed"),
+        pytest.param(
+            lambda d: d.update(kind="Other"),
+            "kind 'Other' is not 'DualStackClusterSnapshot'",
+            id="foreign-kind",
+        ),
+        pytest.param(
+            lambda d: d.pop("kind"),
+            "kind None is not 'DualStackClusterSnapshot'",
+            id="no-kind",
+        ),
+        pytest.param(
+            lambda d: d["config"].update(allocateNodeCIDRs="false"),
+            "allocateNodeCIDRs 'false' is not a boolean",
+            id="allocate-node-cidrs-string",
+        ),
+        pytest.param(
+            lambda d: d["config"].update(allocateNodeCIDRs=1),
+            "allocateNodeCIDRs 1 is not a boolean",
+            id="allocate-node-cidrs-int",
+        ),
+        pytest.param(
+            lambda d: d["cluster"]["egress"].update(enableIPv6="false"),
+            "enableIPv6 'false' is not a boolean",
+            id="egress-enable-ipv6-string",
+        ),
+        pytest.param(
+            lambda d: d["cluster"]["egress"].update(masqLinkLocal=0),
+            "masqLinkLocal 0 is not a boolean",
+            id="egress-masq-link-local-int",
+        ),
+        pytest.param(
+            lambda d: d["cluster"]["egress"].update(cidrLimit=True),
+            "cidrLimit True is not an integer",
+            id="egress-cidr-limit-bool",
+        ),
+        pytest.param(
+            lambda d: d["services"]["objects"][1]["spec"].update(ipFamilyPolicy="Bogus"),
+            "stored Service default/lb is invalid: "
+            'spec.ipFamilyPolicy: Unsupported value: "Bogus"',
+            id="service-policy-unknown",
+        ),
+        pytest.param(
+            lambda d: d["services"]["objects"][1]["spec"].update(type="Bogus"),
+            'stored Service default/lb is invalid: spec.type: Unsupported value: "Bogus"',
+            id="service-type-unknown",
+        ),
+        pytest.param(
+            lambda d: d["services"]["objects"][1]["spec"].update(ports="80"),
+            'stored Service 1: Service "lb" is invalid: spec.ports: Invalid value: "80"',
+            id="service-shape",
+        ),
+        pytest.param(
+            lambda d: d["nodes"][0].update(lastReserved=["fd00:10:244:ff::9", "10.244.0.3"]),
+            "node 'n0': lastReserved fd00:10:244:ff::9 is outside its Pod CIDR fd00:10:244::/64",
+            id="cursor-outside-pod-cidr",
+        ),
     ],
 )
 def test_snapshot_corrupt_refused_saying_what_is_wrong(edit, message):
@@ -199,6 +255,31 @@ def test_snapshot_corrupt_refused_saying_what_is_wrong(edit, message):
     assert message in text
     if "format" not in message:
         assert text.startswith("corrupt snapshot: ")
+
+
+def test_snapshot_single_stack_service_with_two_addresses_refused():
+    c = populated()
+    c.create_service(service("d", ipFamilyPolicy="RequireDualStack"))
+    data = json.loads(json.dumps(c.snapshot()))
+    (stored,) = [o for o in data["services"]["objects"] if o["metadata"]["name"] == "d"]
+    assert len(stored["spec"]["clusterIPs"]) == 2
+    stored["spec"]["ipFamilyPolicy"] = "SingleStack"
+    with pytest.raises(DualStackError) as info:
+        Cluster.from_snapshot(data)
+    assert str(info.value).startswith(
+        "corrupt snapshot: stored Service default/d is invalid: spec.ipFamilyPolicy: "
+        'Invalid value: "SingleStack": '
+    )
+
+
+def test_snapshot_wrong_types_never_coerced():
+    # "false" read through bool() would have meant True: the edit is refused instead.
+    data = _edit(lambda d: d["cluster"]["egress"].update(masqLinkLocalIPv6="no"))
+    with pytest.raises(DualStackError, match="masqLinkLocalIPv6 'no' is not a boolean"):
+        Cluster.from_snapshot(data)
+    data = _edit(lambda d: d["cluster"]["egress"].update(nomasqAllReservedRanges=None))
+    with pytest.raises(DualStackError, match="nomasqAllReservedRanges None is not a boolean"):
+        Cluster.from_snapshot(data)
 
 
 def test_snapshot_not_a_dict_refused():
