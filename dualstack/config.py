@@ -196,6 +196,12 @@ class ClusterConfig:
         allocate_node_cidrs: bool = True,
     ) -> None:
         profile = Profile.for_version(version)
+        if not isinstance(allocate_node_cidrs, bool):
+            # bool() would read "false" as True: only a real bool says what it means.
+            raise ConfigError(
+                f"allocate_node_cidrs must be True or False, got {allocate_node_cidrs!r}",
+                hint="pass allocate_node_cidrs=False for --allocate-node-cidrs=false",
+            )
         mask, mask_v4, mask_v6, mask_errors = _mask_inputs(node_mask_sizes, profile)
         gates, gate_errors = _gate_inputs(feature_gates, from_flag=False)
         self._setup(
@@ -207,7 +213,7 @@ class ClusterConfig:
                 mask_v4=mask_v4,
                 mask_v6=mask_v6,
                 gates=tuple(gates),
-                allocate_node_cidrs=bool(allocate_node_cidrs),
+                allocate_node_cidrs=allocate_node_cidrs,
                 load_balancer_pools=load_balancer_pools,
                 gate_errors=tuple(gate_errors),
                 kcm_parse_errors=tuple(mask_errors),
@@ -783,6 +789,12 @@ def _gate_inputs(
         return pairs, [
             with_hint(message, "give name=true or name=false pairs separated by commas")
         ]
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"feature_gates must be a mapping of gate names to True/False or the "
+            f"--feature-gates text, got {value!r}",
+            hint="e.g. {'IPv6DualStack': True} or 'IPv6DualStack=true'",
+        )
     pairs = []
     for name, flag in value.items():
         if not isinstance(flag, bool):
@@ -819,7 +831,7 @@ class _FlagValues:
 
 def _parse_flags(flags: Iterable[str] | str, profile: Profile) -> _FlagValues:
     """Split ``--flag=value`` / ``--flag value`` items as pflag does (known flags only)."""
-    items = shlex.split(flags) if isinstance(flags, str) else [str(f) for f in flags]
+    items = _split_command_line(flags) if isinstance(flags, str) else [str(f) for f in flags]
     known = set(_VALUE_FLAGS)
     if profile.single_node_mask:
         known -= set(_PER_FAMILY_MASK_FLAGS)
@@ -886,12 +898,25 @@ def _load_balancer_pools(
                 continue
             if isinstance(cidrs, str):
                 cidrs = [cidrs]
+            if not isinstance(cidrs, Iterable):
+                errors.append(
+                    with_hint(
+                        f"load balancer pool {key} must list CIDRs, got {cidrs!r}",
+                        f"give e.g. {{{str(key)!r}: ['192.0.2.0/24']}}",
+                    )
+                )
+                continue
             for cidr in cidrs:
                 entries.append((family, cidr))
     elif isinstance(value, str):
         entries = [(None, c) for c in value.split(",")]
+    elif isinstance(value, Iterable):
+        entries = [(None, c) for c in value]
     else:
-        entries = [(None, c) for c in value]  # type: ignore[attr-defined]
+        raise ConfigError(
+            f"load_balancer_pools must be CIDRs or a mapping of family to CIDRs, got {value!r}",
+            hint="give e.g. ['192.0.2.0/24', '2001:db8::/64'] or {'IPv4': ['192.0.2.0/24']}",
+        )
     for listed, cidr in entries:
         try:
             pool = CIDRPool(cidr if isinstance(cidr, CIDRPool) else str(cidr))
@@ -945,7 +970,7 @@ kubernetes/website#19798: "1.17 supports ipvs + dual stack only")."""
 
 def _component_flags(items: Iterable[str] | str, component: str) -> dict[str, list[str]]:
     """Lenient flag split for ``check_components``: unknown flags are kept, not refused."""
-    flags = shlex.split(items) if isinstance(items, str) else [str(f) for f in items]
+    flags = _split_command_line(items) if isinstance(items, str) else [str(f) for f in items]
     out: dict[str, list[str]] = {}
     i = 0
     while i < len(flags):
@@ -1173,5 +1198,17 @@ def _last(flags: Mapping[str, list[str]], name: str) -> str | None:
 
 def _as_list(items: Iterable[str] | str) -> list[str]:
     if isinstance(items, str):
-        return shlex.split(items)
+        return _split_command_line(items)
     return [str(item) for item in items]
+
+
+def _split_command_line(text: str) -> list[str]:
+    """Split a flag line as a POSIX shell would (what the components receive)."""
+    try:
+        return shlex.split(text)
+    except ValueError as exc:
+        # The shell would refuse the line too (an unbalanced quote, a trailing escape).
+        raise ConfigError(
+            f"cannot split the command line {text!r}: {exc}",
+            hint="balance the quotes, or pass the flags as a list of strings",
+        ) from None

@@ -181,12 +181,31 @@ class EgressPolicy:
             raise ConfigError(
                 f"cidr_limit must be an int, got {cidr_limit!r}", hint="the agent's default is 64"
             )
+        switches = {
+            "masq_link_local": masq_link_local,
+            "masq_link_local_ipv6": masq_link_local_ipv6,
+            "enable_ipv6": enable_ipv6,
+            "nomasq_all_reserved_ranges": nomasq_all_reserved_ranges,
+        }
+        for name, value in switches.items():
+            # bool() would read "false" or "no" as True: only a real bool says what it means.
+            if not isinstance(value, bool):
+                raise ConfigError(
+                    f"{name} must be True or False, got {value!r}",
+                    hint=f"pass {name}=True or {name}=False",
+                )
         if non_masquerade_cidrs is None:
             entries: list[CIDRInput] = list(DEFAULT_NON_MASQUERADE_CIDRS)
             if nomasq_all_reserved_ranges:
                 entries.extend(RESERVED_NON_MASQUERADE_CIDRS)
         else:
-            entries = list(non_masquerade_cidrs)
+            try:
+                entries = list(non_masquerade_cidrs)
+            except TypeError:
+                raise ConfigError(
+                    f"non_masquerade_cidrs must be a list of CIDRs, got {non_masquerade_cidrs!r}",
+                    hint="give e.g. ['10.0.0.0/8', 'fd00::/8'], or None for the agent's default",
+                ) from None
         if len(entries) > cidr_limit:
             raise ConfigError(
                 f"the daemon can only accept up to {cidr_limit} CIDRs (excluding link-local), "
@@ -205,11 +224,11 @@ class EgressPolicy:
             )
         setter = object.__setattr__
         setter(self, "non_masquerade_cidrs", tuple(p.cidr for p in pools))
-        setter(self, "masq_link_local", bool(masq_link_local))
-        setter(self, "masq_link_local_ipv6", bool(masq_link_local_ipv6))
-        setter(self, "enable_ipv6", bool(enable_ipv6))
-        setter(self, "cidr_limit", cidr_limit)
-        setter(self, "nomasq_all_reserved_ranges", bool(nomasq_all_reserved_ranges))
+        setter(self, "masq_link_local", masq_link_local)
+        setter(self, "masq_link_local_ipv6", masq_link_local_ipv6)
+        setter(self, "enable_ipv6", enable_ipv6)
+        setter(self, "cidr_limit", int(cidr_limit))
+        setter(self, "nomasq_all_reserved_ranges", nomasq_all_reserved_ranges)
         setter(self, "resync_interval", interval)
         setter(self, "_pools", pools)
 

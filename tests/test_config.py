@@ -1616,3 +1616,71 @@ def test_check_components_kube_proxy_cidr_compared_per_family(proxy, differs):
         kube_proxy=[f"--cluster-cidr={proxy}"],
     )
     assert any("differs from" in f.message for f in findings) is differs
+
+
+# --- input types: typed errors, never coercion or bare Python exceptions -----------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("false", id="string-false"),
+        pytest.param(0, id="zero"),
+        pytest.param(None, id="none"),
+    ],
+)
+def test_config_allocate_node_cidrs_not_bool_refused(value):
+    with pytest.raises(ConfigError) as info:
+        ClusterConfig(cluster_cidrs="10.244.0.0/16", service_cidrs="", allocate_node_cidrs=value)
+    assert str(info.value).startswith(
+        f"allocate_node_cidrs must be True or False, got {value!r}{SEP}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param(
+            {"feature_gates": 5},
+            "feature_gates must be a mapping of gate names to True/False or the "
+            "--feature-gates text, got 5",
+            id="gates-int",
+        ),
+        pytest.param(
+            {"feature_gates": ["IPv6DualStack"]},
+            "feature_gates must be a mapping of gate names to True/False or the "
+            "--feature-gates text, got ['IPv6DualStack']",
+            id="gates-list",
+        ),
+        pytest.param(
+            {"load_balancer_pools": 5},
+            "load_balancer_pools must be CIDRs or a mapping of family to CIDRs, got 5",
+            id="pools-int",
+        ),
+        pytest.param(
+            {"load_balancer_pools": {"IPv4": 5}},
+            "load balancer pool IPv4 must list CIDRs, got 5",
+            id="pools-family-int",
+        ),
+    ],
+)
+def test_config_argument_of_wrong_type_config_error(kwargs, message):
+    with pytest.raises(ConfigError) as info:
+        ClusterConfig(cluster_cidrs="10.244.0.0/16", service_cidrs="", **kwargs)
+    assert isinstance(info.value, ValueError)
+    assert info.value.errors[0].split(SEP)[0] == message
+
+
+def test_config_from_flags_unbalanced_quote_config_error_quoting_input():
+    line = '--cluster-cidr="10.0.0.0/16'
+    with pytest.raises(ConfigError) as info:
+        ClusterConfig.from_flags(line)
+    assert str(info.value).startswith(
+        f"cannot split the command line {line!r}: No closing quotation{SEP}"
+    )
+
+
+@pytest.mark.parametrize("component", ["controller_manager", "apiserver", "kube_proxy", "kubelet"])
+def test_check_components_unbalanced_quote_config_error(component):
+    with pytest.raises(ConfigError, match="cannot split the command line"):
+        check_components(**{component: '--cluster-cidr="10.0.0.0/16'})

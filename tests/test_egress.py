@@ -778,3 +778,24 @@ def test_egress_policy_pickle_copy_and_replace_keep_behaviour():
     assert changed.should_masquerade("169.254.0.1") is True
     with pytest.raises(ConfigError, match="not aligned"):
         dataclasses.replace(policy, non_masquerade_cidrs=("10.0.0.1/8",))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["masq_link_local", "masq_link_local_ipv6", "enable_ipv6", "nomasq_all_reserved_ranges"],
+)
+@pytest.mark.parametrize("value", ["no", "false", 0, 1, None], ids=str)
+def test_egress_policy_switch_not_bool_refused(name, value):
+    # bool("no") is True: a coerced value would mean the opposite of what was written.
+    with pytest.raises(ConfigError) as info:
+        EgressPolicy(**{name: value})
+    assert str(info.value).startswith(f"{name} must be True or False, got {value!r} — ")
+
+
+@pytest.mark.parametrize("value", [5, 1.5, object()], ids=["int", "float", "object"])
+def test_egress_policy_non_masquerade_cidrs_not_iterable_refused(value):
+    with pytest.raises(ConfigError) as info:
+        EgressPolicy(non_masquerade_cidrs=value)
+    assert str(info.value).startswith(
+        f"non_masquerade_cidrs must be a list of CIDRs, got {value!r}"
+    )
