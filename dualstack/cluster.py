@@ -177,13 +177,15 @@ class Cluster:
     Args:
         config: the cluster's ``ClusterConfig``.
         seed: seeds every random choice (ClusterIPs are random within the dynamic
-            band, as upstream); ``None`` draws fresh entropy.
+            band, as upstream); ``None`` draws fresh entropy. An ``int`` (a subclass
+            such as an ``IntEnum`` member counts as its number; ``bool`` does not).
         network_plugin: ``"cni"`` or ``"kubenet"`` (Pod IP order, see the node part).
         egress: the ip-masq-agent policy (see the egress part); ``None`` is the default.
         store: keep the ClusterIP state in this ``Store`` (``EtcdStore`` to share it
             with other ``Cluster`` objects and processes); ``None`` keeps it private.
 
     Raises:
+        ConfigError: ``seed`` is not an int or None.
         MismatchedNetworkError: the store holds other Service ranges.
         StoreUnavailableError: the store cannot be read.
     """
@@ -199,7 +201,7 @@ class Cluster:
     ) -> None:
         self._config = config
         self._store = store
-        self._seed = seed
+        self._seed = _check_seed(seed)
         self._network_plugin = network_plugin
         self._egress = _egress_policy(egress)
         # Before the Services: an impossible plugin must fail before anything is built.
@@ -441,7 +443,7 @@ class Cluster:
         Raises:
             NotFoundError: ``services "<name>" not found``.
         """
-        key = f"{namespace}/{name}"
+        key = f"{namespace or 'default'}/{name}"
         old = self._services.pop(key, None)
         if old is None:
             raise self._not_found(key)
@@ -473,7 +475,7 @@ class Cluster:
         Raises:
             NotFoundError: ``services "<name>" not found``.
         """
-        key = f"{namespace}/{name}"
+        key = f"{namespace or 'default'}/{name}"
         stored = self._services.get(key)
         if stored is None:
             raise self._not_found(key)
@@ -637,7 +639,12 @@ class Cluster:
             InvalidAddressError: ``destination`` is not an IP address.
             DualStackError: the Pod has no address of the destination's family.
         """
-        key = pod.key if isinstance(pod, Pod) else (pod if "/" in pod else f"default/{pod}")
+        if isinstance(pod, Pod):
+            key = pod.key
+        elif isinstance(pod, str) and "/" in pod:
+            key = pod
+        else:  # a name in default (anything else names no Pod: NotFoundError below)
+            key = f"default/{pod}"
         current = self._registry.pods.get(key)
         if current is None:
             raise NotFoundError(
@@ -795,10 +802,18 @@ class Cluster:
             twin.setstate(rng.getstate())
             rngs[family] = twin
         other._service_rngs = rngs
-        other._service_allocators = {
-            family: allocator.copy(rng=rngs[family])
-            for family, allocator in self._service_allocators.items()
-        }
+        if self._store is None:
+            other._service_allocators = {
+                family: allocator.copy(rng=rngs[family])
+                for family, allocator in self._service_allocators.items()
+            }
+        else:
+            # The shared bitmap also holds other clusters' addresses: the private copy
+            # holds this cluster's own, as from_snapshot(snapshot()) does.
+            other._service_allocators = {
+                family: self._own_addresses(family, allocator, rng=rngs[family])
+                for family, allocator in self._service_allocators.items()
+            }
         other._lb_pools = {family: pool.copy() for family, pool in self._lb_pools.items()}
         other._services = dict(self._services)
         other._service_ips = dict(self._service_ips)
@@ -843,15 +858,22 @@ class Cluster:
             "objects": [_copy_manifest(stored) for stored in self._services.values()],
         }
 
-    def _own_addresses(self, family: IPFamily, shared: ServiceIPAllocator) -> ServiceIPAllocator:
+    def _own_addresses(
+        self,
+        family: IPFamily,
+        shared: ServiceIPAllocator,
+        *,
+        rng: _random.Random | None = None,
+    ) -> ServiceIPAllocator:
         """A private allocator holding only this cluster's ClusterIPs of ``family``.
 
         On a shared store the range also holds other clusters' addresses; a snapshot
-        describes this cluster alone (and must load as a private cluster).
+        (and a copy) describes this cluster alone (and must load as a private cluster).
         """
         own = ServiceIPAllocator(
             shared.pool,
             version=self._config.profile.version,
+            rng=rng,
             static_subrange=shared.static_size > 0,
             allocator=self._config.service_allocator,
         )
@@ -991,6 +1013,18 @@ class _Tracked:
             with contextlib.suppress(StoreError):
                 self.allocator.release_int(value)
         self.taken = []
+
+
+def _check_seed(seed: object) -> int | None:
+    """``seed`` as a plain int (or None); what a snapshot can record and load again."""
+    if seed is None or type(seed) is int:
+        return seed
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        return int(seed)  # an IntEnum member or other int subclass: its number
+    raise ConfigError(
+        f"seed must be an int or None, got {seed!r}",
+        hint="pass an int such as seed=7 (None draws fresh entropy)",
+    )
 
 
 def _egress_policy(egress: object) -> EgressPolicy:

@@ -239,3 +239,64 @@ def test_add_pod_node_block_host_local_refuses_config_error_one_hint(mask: int) 
     assert str(info.value) == f"{upstream} — {info.value.hint}"
     assert info.value.hint is not None and " — " not in info.value.hint
     assert c.pods == {}
+
+
+# --- copies on a store, seeds, egress arguments (review cli 2, 3, 9) ----------------------
+def _store_pair() -> tuple[Cluster, Cluster]:
+    from dualstack.store import MemoryStore
+
+    config = dual(service_cidrs="10.96.0.0/28,fd00:1::/124")
+    store = MemoryStore()
+    mine, other = Cluster(config, seed=1, store=store), Cluster(config, seed=1, store=store)
+    other.create_service(service("other"))
+    mine.create_service(service("mine"))
+    return mine, other
+
+
+def test_cluster_copy_on_store_holds_own_addresses_only():
+    mine, _ = _store_pair()
+    copy = mine.copy()
+    assert copy.validate() == []
+    assert copy.snapshot() == mine.snapshot()
+
+
+def test_cluster_copy_on_store_answers_as_from_snapshot():
+    mine, _ = _store_pair()
+    copied, restored = mine.copy(), Cluster.from_snapshot(mine.snapshot())
+
+    def answers(c: Cluster) -> list[object]:
+        out: list[object] = []
+        for i in range(14):
+            try:
+                out.append(c.create_service(service(f"s{i}", ipFamilyPolicy="PreferDualStack")))
+            except DualStackError as error:
+                out.append(str(error))
+        return out
+
+    assert answers(copied) == answers(restored)
+
+
+@pytest.mark.parametrize("seed", ["x", 1.5, True, [7]], ids=["str", "float", "bool", "list"])
+def test_cluster_seed_not_int_config_error(seed):
+    with pytest.raises(ConfigError, match=r"^seed must be an int or None, got "):
+        Cluster(dual(), seed=seed)
+
+
+def test_cluster_seed_int_subclass_plain_and_snapshot_loads():
+    import enum
+
+    class Seed(enum.IntEnum):
+        A = 7
+
+    c = Cluster(dual(), seed=Seed.A)
+    restored = Cluster.from_snapshot(c.snapshot())
+    assert type(c.snapshot()["cluster"]["seed"]) is int
+    assert restored.create_service(service("a")) == Cluster(dual(), seed=7).create_service(
+        service("a")
+    )
+
+
+@pytest.mark.parametrize("pod", [5, None, ("web",)], ids=["int", "none", "tuple"])
+def test_cluster_egress_pod_not_a_name_not_found(cluster, pod):
+    with pytest.raises(NotFoundError, match=r"^pods .* not found"):
+        cluster.egress(pod, "8.8.8.8")

@@ -519,3 +519,13 @@ def test_cluster_create_existing_name_on_store_state_unchanged():
         cluster.service_allocators[IPFamily.IPv4].refresh()
         after = sorted(cluster.service_allocators[IPFamily.IPv4].iter_ints())
         assert (cluster.snapshot(), after) == before
+
+
+def test_cluster_empty_namespace_is_default_for_lookups():
+    cluster = Cluster(dual(), seed=1)
+    cluster.create_service(
+        {"metadata": {"name": "web", "namespace": ""}, "spec": {"ports": [{"port": 80}]}}
+    )
+    assert cluster.get_service("web", namespace="") == cluster.get_service("web")
+    cluster.delete_service("web", namespace="")
+    assert sorted(cluster.services) == ["default/kubernetes"]
