@@ -60,6 +60,12 @@ _VALUE_FLAGS: Final = frozenset(
     }
 )
 _BOOL_FLAGS: Final = frozenset({"allocate-node-cidrs"})
+_WORD_SEP_NORMALIZED_FROM: Final = 23
+"""From 1.23 kube-apiserver, kube-controller-manager and kube-proxy start through
+component-base's ``cli.Run``, which installs ``WordSepNormalizeFunc`` on the command's
+flags: ``--cluster_cidr`` is ``--cluster-cidr`` (kubernetes/kubernetes#105076). Before,
+their cobra flag sets had no normalisation and refused the spelling (``unknown flag``;
+kubernetes/kubernetes#61952). The kubelet normalises in every modelled release."""
 _PER_FAMILY_MASK_FLAGS: Final = ("node-cidr-mask-size-ipv4", "node-cidr-mask-size-ipv6")
 
 
@@ -230,7 +236,10 @@ class ClusterConfig:
         ``--node-cidr-mask-size`` (and ``-ipv4``/``-ipv6`` from 1.17),
         ``--feature-gates`` and ``--allocate-node-cidrs`` (true unless given as false),
         each as ``--flag=value`` or ``--flag value``. A single string is split like a
-        shell command line. Repeated flags: the last wins, ``--feature-gates`` merge.
+        shell command line. Repeated flags: the last wins, ``--feature-gates`` merge
+        (``AllAlpha``/``AllBeta`` switch the modelled gates of that stage not set by
+        name). From 1.23 ``_`` in a flag name reads as ``-`` (``--cluster_cidr``), as
+        the components' ``cli.Run`` normalises it; earlier releases refuse it.
 
         Raises:
             ConfigError: an unknown flag (``unknown flag: --x``), a flag without its value,
@@ -851,15 +860,22 @@ def _parse_flags(flags: Iterable[str] | str, profile: Profile) -> _FlagValues:
             if previous[2:] in _BOOL_FLAGS:
                 hint = f"a boolean flag takes its value after '=': {previous}={item}"
             raise ConfigError(f"unexpected argument {item!r}", hint=hint)
-        name, sep, value = item[2:].partition("=")
+        written, sep, value = item[2:].partition("=")
+        name = written.replace("_", "-") if profile.minor >= _WORD_SEP_NORMALIZED_FROM else written
         if name not in known:
             hint = "dualstack reads " + ", ".join(f"--{n}" for n in sorted(known))
-            if name in _PER_FAMILY_MASK_FLAGS:
+            spelled = written.replace("_", "-")
+            if spelled != written and spelled in known:
+                hint = (
+                    f"{profile.version} does not read '_' as '-' in flag names (the "
+                    f"components do from 1.{_WORD_SEP_NORMALIZED_FROM}): write --{spelled}"
+                )
+            elif spelled in _PER_FAMILY_MASK_FLAGS:
                 hint = (
                     f"{profile.version} has one --node-cidr-mask-size for both families "
                     "(per-family masks arrived in 1.17)"
                 )
-            raise ConfigError(f"unknown flag: --{name}", hint=hint)
+            raise ConfigError(f"unknown flag: --{written}", hint=hint)
         if not sep:
             if name in _BOOL_FLAGS:
                 value = "true"
@@ -868,7 +884,7 @@ def _parse_flags(flags: Iterable[str] | str, profile: Profile) -> _FlagValues:
                 i += 1
             else:
                 raise ConfigError(
-                    f"flag needs an argument: --{name}",
+                    f"flag needs an argument: --{written}",
                     hint=f"give --{name}=<value>",
                 )
         values.add(name, value)
@@ -968,9 +984,16 @@ _IPVS_ONLY_UNTIL: Final = 17
 kubernetes/website#19798: "1.17 supports ipvs + dual stack only")."""
 
 
-def _component_flags(items: Iterable[str] | str, component: str) -> dict[str, list[str]]:
-    """Lenient flag split for ``check_components``: unknown flags are kept, not refused."""
+def _component_flags(
+    items: Iterable[str] | str, component: str, profile: Profile
+) -> dict[str, list[str]]:
+    """Lenient flag split for ``check_components``: unknown flags are kept, not refused.
+
+    Names are normalised (``_`` read as ``-``) where the component does it: the kubelet
+    always, the others from ``_WORD_SEP_NORMALIZED_FROM``.
+    """
     flags = _split_command_line(items) if isinstance(items, str) else [str(f) for f in items]
+    normalise = component == "kubelet" or profile.minor >= _WORD_SEP_NORMALIZED_FROM
     out: dict[str, list[str]] = {}
     i = 0
     while i < len(flags):
@@ -982,6 +1005,8 @@ def _component_flags(items: Iterable[str] | str, component: str) -> dict[str, li
                 hint="give flags as --name=value",
             )
         name, sep, value = item.lstrip("-").partition("=")
+        if normalise:
+            name = name.replace("_", "-")
         if not sep:
             if i < len(flags) and not flags[i].startswith("-"):
                 value = flags[i]
@@ -1093,7 +1118,7 @@ def check_components(
         "kubelet": _as_list(kubelet),
         "kube-proxy": _as_list(kube_proxy),
     }
-    components = {name: _component_flags(items, name) for name, items in raw.items()}
+    components = {name: _component_flags(items, name, profile) for name, items in raw.items()}
     given = {name: bool(items) for name, items in raw.items()}
     findings: list[Finding] = []
     gates: dict[str, dict[str, bool]] = {}

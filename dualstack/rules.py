@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 from dualstack.errors import InvalidAddressError, with_hint
 from dualstack.families import IPFamily, format_cidr
@@ -37,6 +37,8 @@ from dualstack.pools import CIDRPool
 from dualstack.profiles import Allocator, Profile
 
 __all__ = [
+    "ALL_ALPHA",
+    "ALL_BETA",
     "DEFAULT_NODE_MASK",
     "DEFAULT_SERVICE_RANGE",
     "GATES",
@@ -44,6 +46,7 @@ __all__ = [
     "MAX_SERVICE_HOST_BITS",
     "ApiserverRanges",
     "GateSpec",
+    "Stage",
     "apiserver_service_range",
     "cidr_set_error",
     "controller_cidr_error",
@@ -150,28 +153,51 @@ def host_local_usable(prefixlen: int, family: IPFamily) -> int:
 # ---------------------------------------------------------------------------------------
 
 
+Stage = Literal["alpha", "beta", "ga"]
+
+
 @dataclass(frozen=True, slots=True)
 class GateSpec:
-    """Lifetime of one feature gate: known from ``first`` to ``last`` (minor numbers)."""
+    """Lifetime of one feature gate: known from ``first`` to ``last`` (minor numbers),
+    alpha until ``beta``, beta until ``ga`` (``None``: not reached in a modelled release).
+    """
 
     name: str
     first: int
     last: int | None
+    beta: int | None = None
+    ga: int | None = None
 
     def known(self, profile: Profile) -> bool:
         """Whether the release knows the gate (setting an unknown one is an error)."""
         return self.first <= profile.minor and (self.last is None or profile.minor <= self.last)
 
+    def stage(self, profile: Profile) -> Stage:
+        """The gate's maturity in the release (what ``AllAlpha``/``AllBeta`` select)."""
+        if self.ga is not None and profile.minor >= self.ga:
+            return "ga"
+        if self.beta is not None and profile.minor >= self.beta:
+            return "beta"
+        return "alpha"
+
 
 GATES: Final = (
-    GateSpec("IPv6DualStack", 15, 24),
-    GateSpec("ServiceIPStaticSubrange", 24, 27),
-    GateSpec("MultiCIDRServiceAllocator", 27, None),
-    GateSpec("DisableAllocatorDualWrite", 31, None),
+    GateSpec("IPv6DualStack", 15, 24, beta=21, ga=23),
+    GateSpec("ServiceIPStaticSubrange", 24, 27, beta=25, ga=26),
+    GateSpec("MultiCIDRServiceAllocator", 27, None, beta=31, ga=33),
+    GateSpec("DisableAllocatorDualWrite", 31, None, beta=33, ga=34),
     GateSpec("StrictIPCIDRValidation", 33, None),
 )
-"""The gates that change address behaviour, with the releases that know them."""
+"""The gates that change address behaviour, with the releases that know them and their
+stages (service-ips §0.1 table)."""
 _GATE_BY_NAME: Final = {g.name: g for g in GATES}
+
+ALL_ALPHA: Final = "AllAlpha"
+ALL_BETA: Final = "AllBeta"
+_STAGE_SWITCHES: Final[Mapping[str, Stage]] = {ALL_ALPHA: "alpha", ALL_BETA: "beta"}
+_ALL_BETA_FIRST: Final = 17
+"""component-base's ``AllBeta`` arrived in 1.17 (kubernetes/kubernetes#84304); ``AllAlpha``
+is older than every modelled release."""
 
 
 def gate_known(name: str, profile: Profile) -> bool:
@@ -254,6 +280,11 @@ def resolve_gates(
     (``unrecognized feature gate: <k>`` for a modelled gate the release does not know,
     ``cannot set feature gate <k> to <v>, feature is locked to <d>``), each with a hint;
     ``ignored`` the names the library does not model (Kubernetes knows many more gates).
+
+    ``AllAlpha=<v>`` / ``AllBeta=<v>`` (the latter from 1.17) set every alpha / beta gate
+    of the release that is not set by name to ``<v>``, as component-base's
+    ``setUnsetAlphaGates`` / ``setUnsetBetaGates`` do: a gate named explicitly wins
+    whatever the order, and ``AllBeta=false`` turns beta gates that default to on off.
     """
     values: dict[str, bool] = {}
     for spec in GATES:
@@ -261,7 +292,21 @@ def resolve_gates(
             values[spec.name] = _gate_default(spec.name, profile)[0]
     errors: list[str] = []
     ignored: list[str] = []
+    stage_values: dict[Stage, bool] = {}
     for name, value in requested.items():
+        stage = _STAGE_SWITCHES.get(name)
+        if stage is not None:
+            if name == ALL_BETA and profile.minor < _ALL_BETA_FIRST:
+                errors.append(
+                    with_hint(
+                        f"unrecognized feature gate: {name}",
+                        f"{profile.version} does not know {name} (it exists from "
+                        f"1.{_ALL_BETA_FIRST}); drop it from --feature-gates",
+                    )
+                )
+            else:
+                stage_values[stage] = value
+            continue
         found = _GATE_BY_NAME.get(name)
         if found is None:
             ignored.append(name)
@@ -292,6 +337,10 @@ def resolve_gates(
             )
             continue
         values[name] = value
+    for spec in GATES:
+        stage = spec.stage(profile)
+        if spec.known(profile) and spec.name not in requested and stage in stage_values:
+            values[spec.name] = stage_values[stage]
     return values, errors, ignored
 
 

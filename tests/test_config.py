@@ -1684,3 +1684,83 @@ def test_config_from_flags_unbalanced_quote_config_error_quoting_input():
 def test_check_components_unbalanced_quote_config_error(component):
     with pytest.raises(ConfigError, match="cannot split the command line"):
         check_components(**{component: '--cluster-cidr="10.0.0.0/16'})
+
+
+# --- AllAlpha / AllBeta and flag-name normalisation ------------------------------------------
+
+
+def test_from_flags_all_alpha_turns_dual_stack_on_in_1_18():
+    # The reviewer's case: the 1.18 dual-stack configuration starts with AllAlpha=true.
+    config = ClusterConfig.from_flags(
+        [
+            "--feature-gates=AllAlpha=true",
+            "--cluster-cidr=10.244.0.0/16,fd00::/48",
+            "--service-cluster-ip-range=10.96.0.0/16,fd00:1::/112",
+        ],
+        version="1.18",
+    )
+    assert config.is_dual_stack
+    assert config.feature_gates["IPv6DualStack"] is True
+
+
+def test_from_flags_all_beta_selects_multicidr_allocator_in_1_31():
+    config = ClusterConfig.from_flags(
+        [
+            "--feature-gates=AllBeta=true",
+            "--cluster-cidr=10.244.0.0/16",
+            "--service-cluster-ip-range=10.96.0.0/16",
+        ],
+        version="1.31",
+    )
+    assert config.feature_gates["MultiCIDRServiceAllocator"] is True
+    assert config.service_allocator == "multicidr-dualwrite"
+    assert not any("AllBeta" in w for w in config.capacity().warnings)
+    # The resolved gates rebuild the same configuration.
+    assert eval(repr(config), {"ClusterConfig": ClusterConfig}) == config
+
+
+def test_from_flags_all_beta_false_turns_dual_stack_off_in_1_21():
+    with pytest.raises(ConfigError) as info:
+        ClusterConfig.from_flags(
+            [
+                "--feature-gates=AllBeta=false",
+                "--cluster-cidr=10.244.0.0/16,fd00::/48",
+                "--service-cluster-ip-range=10.96.0.0/16,fd00:1::/112",
+            ],
+            version="1.21",
+        )
+    assert "IPv6DualStack" in str(info.value)
+
+
+@pytest.mark.parametrize("version", ["1.23", "1.30", None])
+def test_from_flags_underscores_read_as_dashes_from_1_23(version):
+    config = ClusterConfig.from_flags(
+        [
+            "--cluster_cidr=10.244.0.0/16,fd00:10:244::/56",
+            "--node_cidr_mask_size_ipv4=20",
+            "--service_cluster_ip_range=10.96.0.0/16,fd00:10:96::/112",
+            "--feature_gates=AllBeta=true",
+        ],
+        version=version,
+    )
+    assert config.cluster_cidrs == ("10.244.0.0/16", "fd00:10:244::/56")
+    assert config.node_mask_size(V4) == 20
+
+
+@pytest.mark.parametrize("version", ["1.16", "1.20", "1.22"])
+def test_from_flags_underscores_unknown_before_1_23(version):
+    with pytest.raises(ConfigError) as info:
+        ClusterConfig.from_flags(["--cluster_cidr=10.244.0.0/16"], version=version)
+    text = str(info.value)
+    assert text.split(SEP)[0] == "unknown flag: --cluster_cidr"
+    assert "write --cluster-cidr" in text
+
+
+def test_check_components_kube_proxy_underscore_flag_compared_from_1_23():
+    findings = check_components(
+        controller_manager=["--cluster-cidr=10.0.0.0/16,fd00::/56"],
+        kube_proxy=["--cluster_cidr=10.1.0.0/16,fd00::/56"],
+        version="1.30",
+    )
+    assert [f.subject for f in findings] == ["kube-proxy --cluster-cidr"]
+    assert "differs from kube-controller-manager" in findings[0].message

@@ -257,6 +257,98 @@ def test_resolve_gates_unmodelled_gate_ignored():
 
 
 @pytest.mark.parametrize(
+    ("version", "requested", "expected"),
+    [
+        pytest.param("1.16", {"AllAlpha": True}, {"IPv6DualStack": True}, id="1.16-allalpha"),
+        pytest.param("1.18", {"AllAlpha": True}, {"IPv6DualStack": True}, id="1.18-allalpha"),
+        pytest.param(
+            "1.20",
+            {"AllAlpha": True, "IPv6DualStack": False},
+            {"IPv6DualStack": False},
+            id="1.20-explicit-wins",
+        ),
+        pytest.param(
+            "1.20",
+            {"IPv6DualStack": False, "AllAlpha": True},
+            {"IPv6DualStack": False},
+            id="1.20-explicit-wins-any-order",
+        ),
+        pytest.param("1.20", {"AllBeta": True}, {"IPv6DualStack": False}, id="1.20-allbeta"),
+        pytest.param("1.21", {"AllBeta": False}, {"IPv6DualStack": False}, id="1.21-allbeta-off"),
+        pytest.param("1.23", {"AllBeta": False}, {"IPv6DualStack": True}, id="1.23-ga-untouched"),
+        pytest.param(
+            "1.24",
+            {"AllAlpha": True},
+            {"IPv6DualStack": True, "ServiceIPStaticSubrange": True},
+            id="1.24-allalpha",
+        ),
+        pytest.param(
+            "1.25", {"AllBeta": False}, {"ServiceIPStaticSubrange": False}, id="1.25-allbeta-off"
+        ),
+        pytest.param(
+            "1.28", {"AllAlpha": True}, {"MultiCIDRServiceAllocator": True}, id="1.28-allalpha"
+        ),
+        pytest.param(
+            "1.31",
+            {"AllBeta": True},
+            {"MultiCIDRServiceAllocator": True, "DisableAllocatorDualWrite": False},
+            id="1.31-allbeta",
+        ),
+        pytest.param(
+            "1.31",
+            {"AllAlpha": True, "AllBeta": True},
+            {"MultiCIDRServiceAllocator": True, "DisableAllocatorDualWrite": True},
+            id="1.31-both",
+        ),
+        pytest.param(
+            "1.33",
+            {"AllAlpha": True, "AllBeta": True},
+            {
+                "MultiCIDRServiceAllocator": True,
+                "DisableAllocatorDualWrite": True,
+                "StrictIPCIDRValidation": True,
+            },
+            id="1.33-both",
+        ),
+        pytest.param(
+            "1.37",
+            {"AllAlpha": False, "AllBeta": False},
+            {"StrictIPCIDRValidation": False, "MultiCIDRServiceAllocator": True},
+            id="1.37-off",
+        ),
+    ],
+)
+def test_resolve_gates_all_alpha_all_beta_set_unset_gates_of_their_stage(
+    version, requested, expected
+):
+    values, errors, ignored = rules.resolve_gates(requested, Profile.for_version(version))
+    assert (errors, ignored) == ([], [])
+    for name, value in expected.items():
+        assert values[name] is value
+    assert "AllAlpha" not in values and "AllBeta" not in values
+
+
+def test_resolve_gates_all_beta_unknown_in_1_16():
+    _, errors, ignored = rules.resolve_gates({"AllBeta": True}, Profile.for_version("1.16"))
+    assert [upstream(e) for e in errors] == ["unrecognized feature gate: AllBeta"]
+    assert ignored == []
+
+
+@pytest.mark.parametrize("version", [f"1.{m}" for m in range(16, 38)])
+def test_gate_stages_match_defaults(version):
+    # A gate that is on by default is past alpha; a GA gate of a modelled release is on.
+    profile = Profile.for_version(version)
+    values, _, _ = rules.resolve_gates({}, profile)
+    for spec in rules.GATES:
+        if not spec.known(profile):
+            continue
+        if values[spec.name]:
+            assert spec.stage(profile) != "alpha"
+        if spec.stage(profile) == "ga":
+            assert values[spec.name]
+
+
+@pytest.mark.parametrize(
     ("version", "gates", "expected"),
     [
         ("1.16", {}, "bitmap"),
