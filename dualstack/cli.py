@@ -69,11 +69,14 @@ EXIT_USAGE: Final = 2
 
 
 class _CommandError(Exception):
-    """A command failed; ``str()`` is the one-line message, ``code`` the exit status."""
+    """A command failed; ``str()`` is the one-line message, ``code`` the exit status,
+    ``command`` the prefix of the printed line when it is known better than ``main`` does
+    (argparse errors of a subcommand are raised while ``main`` is still parsing)."""
 
-    def __init__(self, message: str, code: int = EXIT_FAILURE) -> None:
+    def __init__(self, message: str, code: int = EXIT_FAILURE, command: str | None = None):
         super().__init__(message)
         self.code = code
+        self.command = command
 
 
 def _one_line(error: BaseException) -> str:
@@ -90,7 +93,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-line usage errors (exit status 2)."""
 
     def error(self, message: str) -> NoReturn:
-        raise _CommandError(f"{message} (see '{self.prog} --help')", EXIT_USAGE)
+        raise _CommandError(f"{message} (see '{self.prog} --help')", EXIT_USAGE, self.prog)
 
 
 def _add_version(parser: argparse.ArgumentParser) -> None:
@@ -141,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         "configuration. Docs: docs/cli.md.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    with_flags: list[argparse.ArgumentParser] = []
 
     def command(name: str, help_text: str, *, flags: bool = False) -> argparse.ArgumentParser:
         p = sub.add_parser(
@@ -151,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
             epilog=_FLAGS_EPILOG if flags else None,
         )
         p.set_defaults(accepts_flags=flags)
+        if flags:
+            with_flags.append(p)
         return p
 
     p = command("plan", "validate a configuration and print its capacity per family", flags=True)
@@ -190,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", metavar="NAME", help="one object (NAME or NAMESPACE/NAME)")
     p.add_argument("-o", "--output", choices=("yaml", "json", "wide"), help="output format")
     p.add_argument("-n", "--namespace", default="default", help="namespace (default: default)")
+    p.add_argument(
+        "-A",
+        "--all-namespaces",
+        action="store_true",
+        help="list Pods and Services of every namespace",
+    )
     _add_state(p)
 
     p = command("delete", "delete a node, pod or service from the state file")
@@ -233,6 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"aggregate to at most N cells, a power of two (default and most {MAX_CELLS})",
     )
     p.add_argument("--version", metavar="V", help="release, with --allocation")
+    for p in with_flags:
+        # The component flags are not argparse options (parse_known_args passes them
+        # through): name them in the usage line, which is what the command is about.
+        p.usage = p.format_usage().removeprefix("usage: ").strip() + " [FLAGS...]"
     return parser
 
 
@@ -291,9 +307,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         command = f"dualstack {args.command}"
         flags = _split_flags(args, extra)
+        _check_version(getattr(args, "version", None))
         handler = _HANDLERS[args.command]
         return handler(args, flags)
     except _CommandError as failure:
+        command = failure.command or command
         message = str(failure)
         if failure.code == EXIT_USAGE and "--help" not in message:
             message += f" (see '{command} --help')"
@@ -331,6 +349,20 @@ def _print_error(command: str, message: str) -> None:
 
 def _profile(version: str | None) -> Profile:
     return Profile.for_version(version)
+
+
+def _check_version(version: str | None) -> None:
+    """Refuse a ``--version`` the library does not model as a usage error (exit 2)."""
+    if version is None:
+        return
+    try:
+        Profile.for_version(version)
+    except ConfigError as error:
+        raise _CommandError(
+            f"argument --version: {error.message} — give 1.{OLDEST} to 1.{NEWEST} "
+            "(e.g. 1.30), or omit --version for the newest",
+            EXIT_USAGE,
+        ) from None
 
 
 def default_flags(version: str | None = None) -> tuple[str, ...]:
@@ -479,17 +511,34 @@ def _service_manifest(name: str, policy: str | None, family: str | None = None) 
     }
 
 
+def _check_new_state_path(path: str) -> None:
+    """Refuse, before any work, a ``--state`` path that simulate could not create."""
+    if os.path.lexists(path):
+        raise _CommandError(
+            f"the state file {path!r} already exists — choose a new --state path; "
+            "simulate never overwrites a state file"
+        )
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise _CommandError(
+            f"cannot create the state file {path!r}: the directory {directory!r} does not "
+            "exist — create it first or choose another --state path"
+        )
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise _CommandError(
+            f"cannot create the state file {path!r}: the directory {directory!r} is not "
+            "writable — choose another --state path"
+        )
+
+
 def _cmd_simulate(args: argparse.Namespace, flags: list[str]) -> int:
     from dualstack.cluster import Cluster  # type: ignore[import-not-found, unused-ignore]
 
     out = sys.stdout
     profile = _profile(args.version)
     used_flags = flags or list(default_flags(args.version))
-    if args.state is not None and os.path.exists(args.state):
-        raise _CommandError(
-            f"the state file {args.state!r} already exists — choose a new --state path; "
-            "simulate never overwrites a state file"
-        )
+    if args.state is not None:
+        _check_new_state_path(args.state)
     config = _config_from_flags(used_flags, args.version)
     policy = args.policy
     if policy is not None and profile.service_api != "ga":
@@ -991,12 +1040,17 @@ def _cmd_get(args: argparse.Namespace, flags: list[str]) -> int:
         if args.name is not None:
             ns, bare = _split_name(args.name, args.namespace)
             pods = [p for p in pods if (p.namespace, p.name) == (ns, bare)]
+        elif not args.all_namespaces:
+            # As kubectl: a listing shows one namespace, -n's (default: default).
+            pods = [p for p in pods if p.namespace == args.namespace]
         objects = [_pod_object(p) for p in pods]
     else:
         services = list(cluster.services.items())
         if args.name is not None:
             ns, bare = _split_name(args.name, args.namespace)
             services = [(k, s) for k, s in services if k == f"{ns}/{bare}"]
+        elif not args.all_namespaces:
+            services = [(k, s) for k, s in services if k.partition("/")[0] == args.namespace]
         objects = [s for _, s in services]
     if args.name is not None and not objects:
         raise _CommandError(
@@ -1054,7 +1108,12 @@ def _cmd_get(args: argparse.Namespace, flags: list[str]) -> int:
                 )
             rows.append(row)
     if len(rows) == 1:
-        print(f"No {kind}s found in {args.state}.", file=sys.stderr)
+        where = (
+            f" in namespace {args.namespace!r}"
+            if kind != "node" and not args.all_namespaces
+            else ""
+        )
+        print(f"No {kind}s found{where} in {args.state}.", file=sys.stderr)
         return EXIT_OK
     _print_table(rows, out)
     return EXIT_OK

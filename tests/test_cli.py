@@ -376,7 +376,7 @@ def test_cli_plan_invalid_flags_exit_1_lists_errors(capsys):
 
 def test_cli_plan_unknown_version_one_line(capsys):
     code, out, err = call(capsys, "plan", "--version", "2.0")
-    assert code == 1
+    assert code == 2  # a bad option value is a usage error (docs/cli.md, exit status)
     assert out == ""
     assert_one_line_error(err)
     assert "'2.0'" in err
@@ -804,3 +804,88 @@ def test_cli_validate_subprocess_findings_exit_1(cluster_module, tmp_path):
     assert lines[0] == "validation: 2 finding(s)"
     assert lines[1].startswith("  error: node/half: ")
     assert lines[2].startswith("  error: pod/default/p: ")
+
+
+# --- namespaces, versions and usage errors --------------------------------------------------
+
+
+def test_cli_get_lists_one_namespace_like_kubectl(cluster_module, tmp_path, capsys):
+    manifests = tmp_path / "m.yaml"
+    manifests.write_text(
+        "kind: Node\nmetadata: {name: n1}\n---\n"
+        "kind: Service\nmetadata: {name: web, namespace: team}\nspec: {ports: [{port: 80}]}\n"
+        "---\nkind: Pod\nmetadata: {name: p, namespace: team}\nspec: {nodeName: n1}\n"
+    )
+    state = str(tmp_path / "state.json")
+    assert call(capsys, "apply", "-f", str(manifests), "--state", state)[0] == 0
+
+    def names(*args: str) -> list[str]:
+        code, out, _ = call(capsys, "get", *args, "--state", state)
+        assert code == 0
+        return [" ".join(line.split()[:2]) for line in out.splitlines()[1:]]
+
+    assert names("svc", "-n", "team") == ["team web"]
+    assert names("svc") == ["default kubernetes"]
+    assert names("svc", "-A") == ["default kubernetes", "team web"]
+    assert names("pods", "-n", "team") == ["team p"]
+    assert names("pods") == []
+    code, out, err = call(capsys, "get", "pods", "--state", state)
+    assert (code, out) == (0, "")
+    assert err == f"No pods found in namespace 'default' in {state}.\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(("plan", "--version", "1.99"), id="plan-unknown"),
+        pytest.param(("decode-range", "x.yaml", "--version", "garbage"), id="decode-garbage"),
+        pytest.param(("simulate", "--version", "1.15"), id="simulate-too-old"),
+    ],
+)
+def test_cli_bad_version_is_usage_error_with_command_line_hint(capsys, args):
+    code, out, err = call(capsys, *args)
+    assert (code, out) == (2, "")
+    assert_one_line_error(err)
+    assert err.startswith(f"dualstack {args[0]}: argument --version: unsupported Kubernetes")
+    assert "omit --version for the newest" in err
+    assert "None" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "prefix"),
+    [
+        pytest.param(
+            ("plan", "--version"),
+            "dualstack plan: argument --version: expected one argument",
+            id="plan-missing-value",
+        ),
+        pytest.param(
+            ("map", "--range", "10.0.0.0/24", "-o", "x.svg", "--max-cells", "3"),
+            "dualstack map: argument --max-cells: '3' is not a power of two",
+            id="map-bad-cells",
+        ),
+    ],
+)
+def test_cli_argparse_error_names_the_subcommand(capsys, args, prefix):
+    code, _, err = call(capsys, *args)
+    assert code == 2
+    assert_one_line_error(err)
+    assert err.startswith(prefix)
+    assert err.count("--help") == 1
+
+
+def test_cli_plan_usage_names_the_flags(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["plan", "--help"])
+    assert capsys.readouterr().out.startswith(
+        "usage: dualstack plan [-h] [--version V] [FLAGS...]"
+    )
+
+
+def test_cli_simulate_state_in_missing_directory_refused_before_simulating(tmp_path, capsys):
+    target = tmp_path / "missing" / "x.json"
+    code, out, err = call(capsys, "simulate", "--nodes", "1", "--state", str(target))
+    assert (code, out) == (1, "")
+    assert_one_line_error(err)
+    assert "does not exist" in err
+    assert not (tmp_path / "missing").exists()
