@@ -505,8 +505,16 @@ class ClusterConfig:
                         "blocks as used; keep the ranges apart"
                     )
                 usable_blocks[family] = blocks - reserved
-                if pods < rules.KUBELET_DEFAULT_MAX_PODS:
-                    needed = 25 if family is IPFamily.IPv4 else 121
+                needed = 25 if family is IPFamily.IPv4 else 121
+                if pods == 0:
+                    # No --max-pods helps here: host-local refuses the whole block
+                    # (node-and-pod-ips.md §3.2 step 1), so every Pod on the node fails.
+                    warnings.append(
+                        f"{family} node CIDRs of /{n} are too small for host-local, which "
+                        f"refuses them (Network <subnet> too small to allocate from): no Pod "
+                        f"can start on such a node; use a node mask of /{needed} or shorter"
+                    )
+                elif pods < rules.KUBELET_DEFAULT_MAX_PODS:
                     warnings.append(
                         f"{family} node CIDRs of /{n} give {pods} Pod IPs per node with "
                         f"host-local, fewer than the kubelet's default of "
@@ -660,7 +668,7 @@ def _kcm_startup(
     for check in (
         rules.node_mask_width_error(pools, masks),
         rules.controller_cidr_error(pools, masks, profile),
-        rules.cidr_set_error(pools, masks),
+        rules.cidr_set_error(pools, masks, profile, dual_stack_gate=dual_gate),
     ):
         if check is not None:
             return check, (), {}

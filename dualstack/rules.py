@@ -735,18 +735,21 @@ def node_mask_sizes(
 ) -> tuple[dict[IPFamily, int], str | None]:
     """The node mask of each cluster CIDR family (node §2.2, per release).
 
-    ``None`` and 0 both mean "flag not set". Returns the masks by family and the error
+    From 1.17 ``None`` and 0 both mean "flag not set" (``setNodeCIDRMaskSizes`` tests
+    ``!= 0``). In 1.16 only ``None`` does: the 24 was component config's default, set
+    before the command line was read, and an explicit 0 went to the controller as it
+    was (and fails its cluster-prefix check). Returns the masks by family and the error
     text (with hint) of the release's ``setNodeCIDRMaskSizes``.
     """
+    if profile.mask_rules == "1.16":
+        # One mask, defaulted to 24 by component config, for every family (node §2.11).
+        single = 24 if mask is None else mask
+        return {IPFamily.IPv4: single, IPFamily.IPv6: single}, None
     mask = mask or None
     mask_v4 = mask_v4 or None
     mask_v6 = mask_v6 or None
     families = [p.family for p in pools]
     dual = IPFamily.IPv4 in families and IPFamily.IPv6 in families
-    if profile.mask_rules == "1.16":
-        # One mask, defaulted to 24 by component config, for every family (node §2.11).
-        single = 24 if mask is None else mask
-        return {IPFamily.IPv4: single, IPFamily.IPv6: single}, None
     if profile.mask_rules == "1.17":
         if dual_stack_gate:
             if mask is not None:
@@ -868,6 +871,12 @@ def controller_cidr_error(
 
 def _prefix_hint(pool: CIDRPool, n: int, profile: Profile) -> str:
     family = pool.family
+    if n == 0 and profile.single_node_mask:
+        return (
+            f"{profile.version} uses an explicit --node-cidr-mask-size=0 as given (0 means "
+            "'not set' only from 1.17): drop the flag for the default /24, or give the "
+            "node mask, e.g. --node-cidr-mask-size=24"
+        )
     if n < 0:
         return f"the node mask /{n} is negative: give an {family} node mask of at least /{pool.prefixlen}"  # noqa: E501
     if profile.single_node_mask and family is IPFamily.IPv6:
@@ -891,20 +900,43 @@ def _prefix_hint(pool: CIDRPool, n: int, profile: Profile) -> str:
     )
 
 
-def cidr_set_error(pools: tuple[CIDRPool, ...], masks: Mapping[IPFamily, int]) -> str | None:
+def cidr_set_error(
+    pools: tuple[CIDRPool, ...],
+    masks: Mapping[IPFamily, int],
+    profile: Profile | None = None,
+    *,
+    dual_stack_gate: bool = True,
+) -> str | None:
     """``NewCIDRSet``: an IPv6 node mask at most 16 bits longer than the cluster prefix.
 
-    node §1.1 step 2 (``clusterSubnetMaxDiff``).
+    node §1.1 step 2 (``clusterSubnetMaxDiff``). The hint names the flag that sets the
+    IPv6 node mask in ``profile``'s release: ``--node-cidr-mask-size`` in 1.16 (one mask
+    for every family, IPv4 included) and in 1.17-1.18 with ``IPv6DualStack`` off (which
+    refuse the per-family flags), ``--node-cidr-mask-size-ipv6`` otherwise (and without
+    a profile).
     """
     for pool in pools:
         n = masks[pool.family]
         if pool.family is IPFamily.IPv6 and n - pool.prefixlen > _IPV6_GAP:
             shortest = n - _IPV6_GAP
+            longest = pool.prefixlen + _IPV6_GAP
             example = format_cidr(pool.first, shortest, pool.family)
+            advice = f"set --node-cidr-mask-size-ipv6 to at most {longest}"
+            if profile is not None and profile.mask_rules == "1.16":
+                advice = f"set --node-cidr-mask-size to at most {longest}"
+                if any(p.family is IPFamily.IPv4 for p in pools):
+                    advice += (
+                        f", which sets the IPv4 node mask too ({profile.version} has one "
+                        "mask for every family; per-family masks arrived in 1.17)"
+                    )
+            elif profile is not None and profile.mask_rules == "1.17" and not dual_stack_gate:
+                advice = (
+                    f"set --node-cidr-mask-size to at most {longest} (with IPv6DualStack "
+                    f"off {profile.version} refuses the per-family mask flags)"
+                )
             return with_hint(
                 "New CIDR set failed; the node CIDR size is too big",
                 f"a /{n} node mask allows IPv6 cluster prefixes from /{shortest} to /{n} "
-                f"(65536 node blocks at most): use e.g. {example}, or set "
-                f"--node-cidr-mask-size-ipv6 to at most {pool.prefixlen + _IPV6_GAP}",
+                f"(65536 node blocks at most): use e.g. {example}, or {advice}",
             )
     return None

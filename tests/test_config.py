@@ -1764,3 +1764,33 @@ def test_check_components_kube_proxy_underscore_flag_compared_from_1_23():
     )
     assert [f.subject for f in findings] == ["kube-proxy --cluster-cidr"]
     assert "differs from kube-controller-manager" in findings[0].message
+
+
+def test_from_flags_1_16_explicit_zero_mask_refused_as_1_16_did():
+    with pytest.raises(ConfigError) as info:
+        ClusterConfig.from_flags(
+            ["--cluster-cidr=10.244.0.0/16", "--node-cidr-mask-size=0"], version="1.16"
+        )
+    assert [e.split(SEP)[0] for e in info.value.errors] == [CONTROLLER_TEXT_116]
+    config = ClusterConfig.from_flags(
+        ["--cluster-cidr=10.244.0.0/16", "--node-cidr-mask-size=0"], version="1.17"
+    )
+    assert config.node_mask_size(V4) == 24
+
+
+@pytest.mark.parametrize(
+    ("cluster", "mask", "family"),
+    [
+        pytest.param("10.244.0.0/24", 32, "IPv4", id="v4-32"),
+        pytest.param("10.244.0.0/24", 31, "IPv4", id="v4-31"),
+        pytest.param("fd00::/120", 128, "IPv6", id="v6-128"),
+        pytest.param("fd00::/120", 127, "IPv6", id="v6-127"),
+    ],
+)
+def test_capacity_block_host_local_refuses_warns_without_max_pods(cluster, mask, family):
+    config = ClusterConfig(cluster_cidrs=cluster, service_cidrs="", node_mask_sizes=mask)
+    assert config.capacity().per_family[IPFamily(family)].pods_per_node == 0
+    (warning,) = [w for w in config.capacity().warnings if f"/{mask}" in w]
+    assert "too small for host-local" in warning
+    assert "no Pod can start" in warning
+    assert "--max-pods" not in warning

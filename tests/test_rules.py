@@ -1023,3 +1023,76 @@ def test_more_than_two_service_ranges_hint_keeps_first_of_each_family():
     apiserver = rules.apiserver_service_range(flag, profile, rules.resolve_gates({}, profile)[0])
     for message in (kcm, apiserver.errors[0]):
         assert "--service-cluster-ip-range=10.0.0.0/16,fd00::/112" in message.split(SEP)[1]
+
+
+# --- hints that name the flags the release has (review: nodes finding 7) ------------------
+
+
+@pytest.mark.parametrize(
+    ("cidrs", "masks", "version", "gate", "flag", "absent"),
+    [
+        pytest.param(
+            "10.244.0.0/16,fc00::/7",
+            {V4: 24, V6: 24},
+            "1.16",
+            True,
+            "set --node-cidr-mask-size to at most 23, which sets the IPv4 node mask too",
+            "--node-cidr-mask-size-ipv6",
+            id="1.16-dual",
+        ),
+        pytest.param(
+            "fd00::/40",
+            {V4: 24, V6: 64},
+            "1.17",
+            False,
+            "set --node-cidr-mask-size to at most 56 (with IPv6DualStack off 1.17 refuses",
+            "--node-cidr-mask-size-ipv6",
+            id="1.17-gate-off",
+        ),
+        pytest.param(
+            "fd00::/40",
+            {V4: 24, V6: 64},
+            "1.18",
+            True,
+            "set --node-cidr-mask-size-ipv6 to at most 56",
+            "which sets the IPv4",
+            id="1.18-gate-on",
+        ),
+        pytest.param(
+            "fd00::/40",
+            {V4: 24, V6: 64},
+            "1.30",
+            True,
+            "set --node-cidr-mask-size-ipv6 to at most 56",
+            "which sets the IPv4",
+            id="1.30",
+        ),
+    ],
+)
+def test_cidr_set_error_hint_names_the_release_mask_flag(
+    cidrs, masks, version, gate, flag, absent
+):
+    message = rules.cidr_set_error(
+        pools(*cidrs.split(",")), masks, Profile.for_version(version), dual_stack_gate=gate
+    )
+    assert upstream(message) == "New CIDR set failed; the node CIDR size is too big"
+    hint = message.split(SEP)[1]
+    assert flag in hint
+    assert absent not in hint
+
+
+def test_node_mask_sizes_1_16_explicit_zero_used_as_given():
+    profile = Profile.for_version("1.16")
+    masks, error = rules.node_mask_sizes(pools("10.244.0.0/16"), 0, None, None, profile, False)
+    assert (masks, error) == ({V4: 0, V6: 0}, None)
+    message = rules.controller_cidr_error(pools("10.244.0.0/16"), masks, profile)
+    assert upstream(message) == (
+        "Controller: Invalid --cluster-cidr, mask size of cluster CIDR must be less than "
+        "--node-cidr-mask-size"
+    )
+    assert "drop the flag for the default /24" in message.split(SEP)[1]
+    # From 1.17, 0 means "not set".
+    masks, _ = rules.node_mask_sizes(
+        pools("10.244.0.0/16"), 0, None, None, Profile.for_version("1.17"), False
+    )
+    assert masks[V4] == 24
