@@ -59,6 +59,7 @@ from dualstack.errors import (
     FieldErrorType,
     InvalidServiceError,
     RangeFullError,
+    go_repr,
 )
 from dualstack.families import IPFamily, format_ip, parse_ip
 from dualstack.profiles import Profile
@@ -155,6 +156,153 @@ _DNS1123_SUBDOMAIN_DETAIL: Final = (
     "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
 )
 _PORT_DETAIL: Final = "must be between 1 and 65535, inclusive"
+# apimachinery IsQualifiedName / IsValidLabelValue (spec.selector, ValidateLabels).
+_QNAME_RE: Final = _re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_QNAME_DETAIL: Final = (
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
+    "with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex "
+    "used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+)
+_LABEL_VALUE_RE: Final = _re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+_LABEL_VALUE_DETAIL: Final = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', "
+    "'_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  "
+    "or 'my_value',  or '12345', regex used for validation is "
+    "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+)
+# apimachinery IsValidPortName (a named targetPort).
+_PORT_NAME_CHARS_RE: Final = _re.compile(r"[-a-z0-9]+")
+_PORT_NAME_LETTER_RE: Final = _re.compile(r"[a-z]")
+_KUBELET_PORT: Final = 10250
+
+
+@dataclass(frozen=True, slots=True)
+class _PortRules:
+    """The release-dependent parts of ``ValidateService``'s port checks.
+
+    Gated on ``Profile.minor`` here, in one place, because ``Profile`` has no switch
+    for them (the report of the change that added this asks for three):
+    ``kubelet_port``: ``type: LoadBalancer`` may not expose 10250 (removed by
+    kubernetes/kubernetes#129174, first in 1.33); ``app_protocol``: ``core.ServicePort``
+    has the ``AppProtocol`` field (1.18+), which shows in the Go ``%#v`` text of a
+    duplicate (protocol, port) key; ``letter_text``: ``IsValidPortName``'s "at least one
+    letter" text was corrected after kubernetes/kubernetes#107212 (Dec 2021) — the
+    release is not pinned, 1.24 is assumed.
+    """
+
+    kubelet_port: bool
+    app_protocol: bool
+    letter_text: str
+
+
+def _port_rules(profile: Profile | None) -> _PortRules:
+    # Keyed by the minor (an int hashes at once; a Profile hashes all its fields).
+    minor = profile.minor if profile is not None else 19  # (the alpha API's last)
+    rules = _PORT_RULES.get(minor)
+    if rules is None:
+        rules = _PORT_RULES[minor] = _PortRules(
+            kubelet_port=minor <= 32,
+            app_protocol=minor >= 18,
+            letter_text="must contain at least one letter (a-z)"
+            if minor >= 24
+            else "must contain at least one letter or number (a-z, 0-9)",
+        )
+    return rules
+
+
+_PORT_RULES: Final[dict[int, _PortRules]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class _GoValueError(FieldError):
+    """A ``FieldError`` whose ``value`` is already Go's ``%#v`` text (a struct)."""
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.type.value}: {self.value}"
+
+
+def _service_port_key(protocol: object, port: object, rules: _PortRules) -> str:
+    """Go's ``%#v`` of the ``core.ServicePort{Protocol: p, Port: n}`` duplicate key."""
+    shown = go_repr(protocol) if isinstance(protocol, str) else '""'
+    app = "AppProtocol:(*string)(nil), " if rules.app_protocol else ""
+    return (
+        f'core.ServicePort{{Name:"", Protocol:{shown}, {app}Port:{port}, '
+        'TargetPort:intstr.IntOrString{Type:0, IntVal:0, StrVal:""}, NodePort:0}'
+    )
+
+
+def _port_name_errors(name: str, rules: _PortRules) -> list[str]:
+    """``IsValidPortName``: a named ``targetPort``."""
+    errs: list[str] = []
+    if len(name.encode()) > 15:
+        errs.append("must be no more than 15 characters")
+    if not _PORT_NAME_CHARS_RE.fullmatch(name):
+        errs.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
+    if not _PORT_NAME_LETTER_RE.search(name):
+        errs.append(rules.letter_text)
+    if "--" in name:
+        errs.append("must not contain consecutive hyphens")
+    if name.startswith("-") or name.endswith("-"):
+        errs.append("must not begin or end with a hyphen")
+    return errs
+
+
+def _label_key_errors(key: str) -> list[str]:
+    """``IsQualifiedName``: a label key (``[prefix/]name``)."""
+    errs: list[str] = []
+    parts = key.split("/")
+    if len(parts) == 1:
+        name = parts[0]
+    elif len(parts) == 2:
+        prefix, name = parts
+        if not prefix:
+            errs.append("prefix part must be non-empty")
+        else:
+            if len(prefix.encode()) > 253:
+                errs.append("prefix part must be no more than 253 characters")
+            if not _DNS1123_SUBDOMAIN_RE.fullmatch(prefix):
+                errs.append("prefix part " + _DNS1123_SUBDOMAIN_DETAIL)
+    else:
+        return [
+            "a qualified name " + _QNAME_DETAIL + " with an optional DNS subdomain prefix "
+            "and '/' (e.g. 'example.com/MyName')"
+        ]
+    if not name:
+        errs.append("name part must be non-empty")
+    elif len(name.encode()) > 63:
+        errs.append("name part must be no more than 63 characters")
+    if not _QNAME_RE.fullmatch(name):
+        errs.append("name part " + _QNAME_DETAIL)
+    return errs
+
+
+def _selector_errors(selector: Mapping[str, str]) -> list[FieldError]:
+    """``ValidateLabels`` of ``spec.selector``: each key, then its value."""
+    errs: list[FieldError] = []
+    for item in selector.items():
+        # The same few labels recur on every create: a good pair is remembered.
+        if item not in _GOOD_LABELS:
+            found = _label_errors(*item)
+            if not found:
+                if len(_GOOD_LABELS) < 4096:
+                    _GOOD_LABELS.add(item)
+                continue
+            errs.extend(found)
+    return errs
+
+
+_GOOD_LABELS: Final[set[tuple[str, str]]] = set()
+
+
+def _label_errors(key: str, value: str) -> list[FieldError]:
+    errs = [FieldError(_INVALID, "spec.selector", key, m) for m in _label_key_errors(key)]
+    if len(value.encode()) > 63:
+        errs.append(
+            FieldError(_INVALID, "spec.selector", value, "must be no more than 63 characters")
+        )
+    if not _LABEL_VALUE_RE.fullmatch(value):
+        errs.append(FieldError(_INVALID, "spec.selector", value, _LABEL_VALUE_DETAIL))
+    return errs
 
 
 # --------------------------------------------------------------------------------------
@@ -1083,7 +1231,8 @@ def _namespace_errors(namespace: str) -> tuple[FieldError, ...]:
     return tuple(errs)
 
 
-def _validate_ports(spec: Mapping[str, Any]) -> list[FieldError]:
+def _validate_ports(spec: Mapping[str, Any], rules: _PortRules) -> list[FieldError]:
+    """``validateServicePort`` of each port: name, number, protocol, ``targetPort``."""
     errs: list[FieldError] = []
     ports = spec.get("ports") or []
     several = len(ports) > 1
@@ -1115,7 +1264,78 @@ def _validate_ports(spec: Mapping[str, Any]) -> list[FieldError]:
                     'supported values: "SCTP", "TCP", "UDP"',
                 )
             )
+        target = port.get("targetPort")
+        if type(target) is not int or not 0 < target <= 65535:  # (the usual port skips)
+            errs.extend(_target_port_errors(i, target, number, rules))
     return errs
+
+
+def _target_port_errors(
+    i: int, target: object, number: object, rules: _PortRules
+) -> list[FieldError]:
+    """``ValidatePortNumOrName`` of ``spec.ports[i].targetPort``."""
+    if target is None or target == 0 or target == "":
+        target = number  # what v1 defaulting makes of it (objects not defaulted here)
+    path = f"spec.ports[{i}].targetPort"
+    if type(target) is int:
+        return [] if 1 <= target <= 65535 else [FieldError(_INVALID, path, target, _PORT_DETAIL)]
+    if isinstance(target, str):
+        return [FieldError(_INVALID, path, target, m) for m in _port_name_errors(target, rules)]
+    return []
+
+
+def _kubelet_port_errors(spec: Mapping[str, Any], rules: _PortRules) -> list[FieldError]:
+    """Up to 1.32, a LoadBalancer may not expose the kubelet's port (in the type switch)."""
+    if not rules.kubelet_port or spec.get("type") != "LoadBalancer":
+        return []
+    return [
+        FieldError(
+            _INVALID,
+            f"spec.ports[{i}]",
+            _KUBELET_PORT,
+            f"may not expose port {_KUBELET_PORT} externally since it is used by kubelet",
+        )
+        for i, port in enumerate(spec.get("ports") or ())
+        if port.get("port") == _KUBELET_PORT
+    ]
+
+
+def _port_tail_errors(spec: Mapping[str, Any], rules: _PortRules) -> list[FieldError]:
+    """After ``spec.type``: nodePort on ClusterIP, duplicate nodePorts, duplicate ports."""
+    ports: Sequence[Mapping[str, Any]] = spec.get("ports") or ()
+    if len(ports) == 1 and not ports[0].get("nodePort"):
+        return []  # (the common case: nothing to refuse)
+    errs: list[FieldError] = []
+    if spec.get("type") == "ClusterIP":
+        errs.extend(
+            FieldError(_FORBIDDEN, f"spec.ports[{i}].nodePort", None, _NODE_PORT_ON_CLUSTER_IP)
+            for i, port in enumerate(ports)
+            if port.get("nodePort")
+        )
+    if len(ports) < 2:
+        return errs
+    node_ports: set[tuple[object, object]] = set()
+    for i, port in enumerate(ports):
+        node_port = port.get("nodePort")
+        if node_port:
+            key = (port.get("protocol", ""), node_port)
+            if key in node_ports:
+                errs.append(FieldError(_DUPLICATE, f"spec.ports[{i}].nodePort", node_port))
+            node_ports.add(key)
+    seen: set[tuple[object, object]] = set()
+    for i, port in enumerate(ports):
+        protocol, number = port.get("protocol", ""), port.get("port", 0)
+        if (protocol, number) in seen:
+            errs.append(
+                _GoValueError(
+                    _DUPLICATE, f"spec.ports[{i}]", _service_port_key(protocol, number, rules)
+                )
+            )
+        seen.add((protocol, number))
+    return errs
+
+
+_NODE_PORT_ON_CLUSTER_IP: Final = "may not be used when `type` is 'ClusterIP'"
 
 
 def _validate_external_name(spec: Mapping[str, Any]) -> list[FieldError]:
@@ -1133,9 +1353,13 @@ def _validate_external_name(spec: Mapping[str, Any]) -> list[FieldError]:
 
 
 def _validate_common_tail(
-    spec: Mapping[str, Any], cluster_ip_errors: Iterable[FieldError] = ()
+    spec: Mapping[str, Any], cluster_ip_errors: Iterable[FieldError], port_rules: _PortRules
 ) -> list[FieldError]:
-    errs = _validate_ports(spec)
+    """``ValidateService`` from the ports on, in upstream's order."""
+    errs = _validate_ports(spec, port_rules)
+    selector = spec.get("selector")
+    if selector:
+        errs.extend(_selector_errors(selector))
     affinity = spec.get("sessionAffinity", "")
     if affinity not in _SESSION_AFFINITIES:
         errs.append(
@@ -1157,6 +1381,7 @@ def _validate_common_tail(
                 'supported values: "ClusterIP", "ExternalName", "LoadBalancer", "NodePort"',
             )
         )
+    errs.extend(_port_tail_errors(spec, port_rules))
     return errs
 
 
@@ -1177,6 +1402,9 @@ def validate_service(
     svc_type = spec.get("type")
     if not spec.get("ports") and not headless and svc_type != _EXTERNAL_NAME:
         errs.append(FieldError(_REQUIRED, "spec.ports"))
+    port_rules = _port_rules(rules.profile)
+    if svc_type == "LoadBalancer":
+        errs.extend(_kubelet_port_errors(spec, port_rules))
     if svc_type in ("LoadBalancer", "NodePort") and headless:
         errs.append(
             FieldError(
@@ -1207,7 +1435,7 @@ def validate_service(
     cluster_ip_errors = (
         validate_cluster_ips_related_fields(spec, rules) if with_cluster_ips else ()
     )
-    errs.extend(_validate_common_tail(spec, cluster_ip_errors))
+    errs.extend(_validate_common_tail(spec, cluster_ip_errors, port_rules))
     return errs
 
 
@@ -1937,8 +2165,11 @@ def _validate_alpha_ip_family(
     return errs
 
 
-def _validate_alpha_service(obj: Mapping[str, Any]) -> list[FieldError]:
+def _validate_alpha_service(
+    obj: Mapping[str, Any], rules: ServiceRules | None = None
+) -> list[FieldError]:
     """``ValidateService`` of 1.16-1.19: one ``spec.clusterIP``, its type rules (§3.2)."""
+    profile = rules.profile if rules is not None else None
     spec = obj["spec"]
     errs = _validate_meta(obj)
     cluster_ip = spec.get("clusterIP", "")
@@ -1946,6 +2177,7 @@ def _validate_alpha_service(obj: Mapping[str, Any]) -> list[FieldError]:
     headless = cluster_ip == CLUSTER_IP_NONE
     if not spec.get("ports") and not headless and svc_type != _EXTERNAL_NAME:
         errs.append(FieldError(_REQUIRED, "spec.ports"))
+    errs.extend(_kubelet_port_errors(spec, _port_rules(profile)))
     if svc_type in ("LoadBalancer", "NodePort") and headless:
         errs.append(
             FieldError(
@@ -1963,11 +2195,9 @@ def _validate_alpha_service(obj: Mapping[str, Any]) -> list[FieldError]:
                 )
             )
         errs.extend(_validate_external_name(spec))
-    tail = _validate_common_tail(spec)
-    type_errs = [e for e in tail if e.field == "spec.type"]
-    errs.extend(e for e in tail if e.field != "spec.type")
+    cluster_ip_errors = []
     if cluster_ip and not headless and not _is_ip(cluster_ip):
-        errs.append(
+        cluster_ip_errors.append(
             FieldError(
                 _INVALID,
                 "spec.clusterIP",
@@ -1975,7 +2205,7 @@ def _validate_alpha_service(obj: Mapping[str, Any]) -> list[FieldError]:
                 "must be empty, 'None', or a valid IP address",
             )
         )
-    errs.extend(type_errs)
+    errs.extend(_validate_common_tail(spec, cluster_ip_errors, _port_rules(profile)))
     return errs
 
 
@@ -2033,7 +2263,7 @@ def _alpha_create(
 ) -> ServiceOutcome:
     _alpha_prepare(obj, None, rules)
     spec = obj["spec"]
-    errs = _validate_alpha_service(obj)
+    errs = _validate_alpha_service(obj, rules)
     errs.extend(_validate_alpha_ip_family(spec, None, rules))
     if errs:
         raise _invalid(obj["metadata"]["name"], errs)
@@ -2061,7 +2291,7 @@ def _alpha_update(
         new_ip = spec.get("clusterIP", "")
         if new_ip != old_ip:
             errs.append(FieldError(_INVALID, "spec.clusterIP", new_ip, "field is immutable"))
-    errs.extend(_validate_alpha_service(obj))
+    errs.extend(_validate_alpha_service(obj, rules))
     errs.extend(_validate_alpha_ip_family(spec, old_spec, rules))
     if errs:
         raise _invalid(obj["metadata"]["name"], errs)

@@ -432,8 +432,9 @@ def test_cluster_snapshot_without_kubernetes_and_its_address_free_refused():
             None,
             {"metadata": {"name": "web"}, "spec": {"ports": [{"port": 0}]}},
             InvalidServiceError,
-            'Service "web" is invalid: spec.ports[0].port: Invalid value: 0: '
-            "must be between 1 and 65535, inclusive",
+            'Service "web" is invalid: [spec.ports[0].port: Invalid value: 0: '
+            "must be between 1 and 65535, inclusive, spec.ports[0].targetPort: Invalid "
+            "value: 0: must be between 1 and 65535, inclusive]",
             id="port-0",
         ),
         pytest.param(

@@ -2114,3 +2114,193 @@ def test_check_manifest_int_subclass_port_plain_bool_refused():
     assert type(obj["spec"]["ports"][0]["port"]) is int
     with pytest.raises(InvalidServiceError, match=r"spec\.ports\[0\]\.port: .*must be an integer"):
         check_manifest({"metadata": {"name": "x"}, "spec": {"ports": [{"port": True}]}})
+
+
+# --- ports and selector: the rest of ValidateService's checks (review F2) --------------------
+_DUP_KEY_NEW = (
+    'core.ServicePort{Name:"", Protocol:"TCP", AppProtocol:(*string)(nil), Port:80, '
+    'TargetPort:intstr.IntOrString{Type:0, IntVal:0, StrVal:""}, NodePort:0}'
+)
+_DUP_KEY_OLD = _DUP_KEY_NEW.replace("AppProtocol:(*string)(nil), ", "")
+_TWO_80 = [{"name": "a", "port": 80}, {"name": "b", "port": 80}]
+_QNAME = (
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
+    "with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex "
+    "used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+)
+_KUBELET = (
+    "spec.ports[0]: Invalid value: 10250: may not expose port 10250 externally since it is "
+    "used by kubelet"
+)
+
+
+@pytest.mark.parametrize(
+    ("version", "fields", "expected"),
+    [
+        pytest.param(
+            None,
+            {"ports": _TWO_80},
+            f"spec.ports[1]: Duplicate value: {_DUP_KEY_NEW}",
+            id="dup-1.37",
+        ),
+        pytest.param(
+            "1.18",
+            {"ports": _TWO_80},
+            f"spec.ports[1]: Duplicate value: {_DUP_KEY_NEW}",
+            id="dup-1.18",
+        ),
+        pytest.param(
+            "1.17",
+            {"ports": _TWO_80},
+            f"spec.ports[1]: Duplicate value: {_DUP_KEY_OLD}",
+            id="dup-1.17",
+        ),
+        pytest.param(
+            None,
+            {"ports": [{"name": "a", "port": 80}, {"name": "b", "port": 80, "protocol": "UDP"}]},
+            None,
+            id="same-port-other-protocol-ok",
+        ),
+        pytest.param(
+            "1.32",
+            {"type": "LoadBalancer", "ports": [{"port": 10250}]},
+            _KUBELET,
+            id="kubelet-1.32",
+        ),
+        pytest.param(
+            "1.16",
+            {"type": "LoadBalancer", "ports": [{"port": 10250}]},
+            _KUBELET,
+            id="kubelet-1.16",
+        ),
+        pytest.param(
+            "1.33",
+            {"type": "LoadBalancer", "ports": [{"port": 10250}]},
+            None,
+            id="kubelet-1.33-ok",
+        ),
+        pytest.param(
+            None, {"type": "NodePort", "ports": [{"port": 10250}]}, None, id="kubelet-nodeport-ok"
+        ),
+        pytest.param(
+            None,
+            {"ports": [{"port": 80, "nodePort": 30080}]},
+            "spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'",
+            id="nodeport-on-clusterip",
+        ),
+        pytest.param(
+            None,
+            {
+                "type": "NodePort",
+                "ports": [
+                    {"name": "a", "port": 80, "nodePort": 30080},
+                    {"name": "b", "port": 81, "nodePort": 30080},
+                ],
+            },
+            "spec.ports[1].nodePort: Duplicate value: 30080",
+            id="dup-nodeport",
+        ),
+        pytest.param(
+            None,
+            {"ports": [{"port": 80, "targetPort": 70000}]},
+            "spec.ports[0].targetPort: Invalid value: 70000: "
+            "must be between 1 and 65535, inclusive",
+            id="targetport-number",
+        ),
+        pytest.param(
+            None,
+            {"ports": [{"port": 80, "targetPort": "-Bad_Name--xx-"}]},
+            '[spec.ports[0].targetPort: Invalid value: "-Bad_Name--xx-": must contain only '
+            "alpha-numeric characters (a-z, 0-9), and hyphens (-), "
+            'spec.ports[0].targetPort: Invalid value: "-Bad_Name--xx-": must not contain '
+            "consecutive hyphens, "
+            'spec.ports[0].targetPort: Invalid value: "-Bad_Name--xx-": must not begin or '
+            "end with a hyphen]",
+            id="targetport-name",
+        ),
+        pytest.param(
+            None,
+            {"ports": [{"port": 80, "targetPort": "8080"}]},
+            'spec.ports[0].targetPort: Invalid value: "8080": '
+            "must contain at least one letter (a-z)",
+            id="targetport-digits-new-text",
+        ),
+        pytest.param(
+            "1.23",
+            {"ports": [{"port": 80, "targetPort": "8080"}]},
+            'spec.ports[0].targetPort: Invalid value: "8080": must contain at least one '
+            "letter or number (a-z, 0-9)",
+            id="targetport-digits-old-text",
+        ),
+        pytest.param(
+            None, {"ports": [{"port": 80, "targetPort": "http"}]}, None, id="targetport-name-ok"
+        ),
+        pytest.param(
+            None,
+            {"selector": {"bad key!": "x"}},
+            f'spec.selector: Invalid value: "bad key!": name part {_QNAME}',
+            id="selector-key",
+        ),
+        pytest.param(
+            None,
+            {"selector": {"/x": "ok"}},
+            'spec.selector: Invalid value: "/x": prefix part must be non-empty',
+            id="selector-empty-prefix",
+        ),
+        pytest.param(
+            None,
+            {"selector": {"app": "-x"}},
+            'spec.selector: Invalid value: "-x": a valid label must be an empty string or '
+            "consist of alphanumeric characters, '-', '_' or '.', and must start and end with "
+            "an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex "
+            "used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+            id="selector-value",
+        ),
+        pytest.param(
+            None,
+            {"selector": {"example.com/app": "", "app.kubernetes.io/name": "x" * 63}},
+            None,
+            id="selector-ok",
+        ),
+    ],
+)
+def test_create_ports_and_selector_validate_service_rules(version, fields, expected):
+    h = Harness((V4,), version=version)
+    before = h.state()
+    spec = {**svc(), **fields}
+    if expected is None:
+        h.create(spec)
+        return
+    with pytest.raises(InvalidServiceError) as info:
+        h.create(spec)
+    assert invalid_text(info.value) == expected
+    assert h.state() == before
+
+
+def test_create_kubelet_port_error_before_headless_load_balancer_error():
+    h = Harness((V4,), version="1.30")
+    with pytest.raises(InvalidServiceError) as info:
+        h.create(
+            {**svc(), "type": "LoadBalancer", "clusterIP": "None", "ports": [{"port": 10250}]}
+        )
+    assert invalid_text(info.value).startswith(f"[{_KUBELET}, spec.clusterIPs[0]: ")
+
+
+def test_create_port_errors_in_upstream_order():
+    # ports, selector, sessionAffinity, type, then nodePort/duplicate checks
+    h = Harness((V4,))
+    with pytest.raises(InvalidServiceError) as info:
+        h.create(
+            {
+                **svc(sessionAffinity="Sticky"),
+                "ports": [{"name": "a", "port": 80, "nodePort": 30001}, {"name": "b", "port": 80}],
+                "selector": {"k": "bad value!"},
+            }
+        )
+    fields = [e.field for e in info.value.field_errors]
+    assert fields == [
+        "spec.selector",
+        "spec.sessionAffinity",
+        "spec.ports[0].nodePort",
+        "spec.ports[1]",
+    ]
