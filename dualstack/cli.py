@@ -773,7 +773,22 @@ def _load_cluster(state: LockedState) -> tuple[Cluster, list[str], str] | None:
             f"the state file {name!r} lacks its flags, version or cluster — restore it "
             "from a backup or move it away"
         )
-    return Cluster.from_snapshot(document["cluster"]), [str(f) for f in flags], version
+    cluster = Cluster.from_snapshot(document["cluster"])
+    used_flags = [str(f) for f in flags]
+    # The flags and release are what `plan` and a reader see; the snapshot is what the
+    # commands use. A file whose two descriptions disagree was edited: refuse it rather
+    # than let one command follow the flags and another the snapshot.
+    try:
+        described = _config_from_flags(used_flags, version)
+    except DualStackError:
+        described = None
+    if described != cluster.config:
+        raise _CommandError(
+            f"the state file {name!r} is inconsistent: its flags and version "
+            f"({version!r}) do not describe the configuration of the cluster it holds — "
+            "restore it from a backup or move it away"
+        )
+    return cluster, used_flags, version
 
 
 def _need_cluster(state: LockedState) -> tuple[Cluster, list[str], str]:
@@ -1363,8 +1378,8 @@ def _state_spans(
     """What ``map --state`` draws: owner spans, unit count, unit name and heading."""
     state_path = args.state or DEFAULT_STATE_PATH
     with StateFile(state_path).locked(shared=True) as state:
-        cluster, flags, version = _need_cluster(state)
-    config = _config_from_flags(flags, version)
+        cluster, _, _ = _need_cluster(state)
+    config = cluster.config
     services = [_canonical(c) for c in config.service_cidrs]
     clusters = [_canonical(c) for c in config.cluster_cidrs]
     host_bits = family.width - prefixlen

@@ -889,3 +889,35 @@ def test_cli_simulate_state_in_missing_directory_refused_before_simulating(tmp_p
     assert_one_line_error(err)
     assert "does not exist" in err
     assert not (tmp_path / "missing").exists()
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        pytest.param("flags", ["--cluster-cidr=10.0.0.0/8"], id="flags-edited"),
+        pytest.param("flags", ["--bogus=1"], id="flags-unknown"),
+        pytest.param("version", "1.99", id="version-unknown"),
+        pytest.param("version", "1.20", id="version-other"),
+    ],
+)
+def test_cli_state_file_flags_disagreeing_with_cluster_refused(
+    cluster_module, tmp_path, capsys, key, value
+):
+    state = tmp_path / "s.json"
+    manifests = tmp_path / "m.yaml"
+    manifests.write_text("kind: Node\nmetadata: {name: n1}\n")
+    assert call(capsys, "apply", "-f", str(manifests), "--state", str(state))[0] == 0
+    document = json.loads(state.read_text())
+    document[key] = value
+    state.write_text(json.dumps(document))
+    kept = state.read_bytes()
+    for command in (
+        ("validate",),
+        ("get", "nodes"),
+        ("map", "--range", "10.244.0.0/16", "-o", str(tmp_path / "x.svg")),
+    ):
+        code, out, err = call(capsys, *command, "--state", str(state))
+        assert (code, out) == (1, "")
+        assert_one_line_error(err)
+        assert "is inconsistent" in err
+    assert state.read_bytes() == kept
