@@ -115,10 +115,11 @@ def cluster_configs(version: str | None = None) -> st.SearchStrategy[ClusterConf
 
     Either family may come first in ``--cluster-cidr`` and (independently) in
     ``--service-cluster-ip-range``; node masks leave 1 to 8 blocks per cluster CIDR,
-    IPv4 node blocks are /20 to /30 (IPv6 /64 to /126, down to one Pod address) and
-    service ranges hold 14 to 62 IPv4 and 14 to 254 IPv6 addresses, so exhaustion is
-    reached. Releases before 1.21
-    turn the ``IPv6DualStack`` gate on; 1.16 uses its single node mask.
+    IPv4 node blocks are /20 to /30 (down to one Pod address) and IPv6 ones /64 to /126
+    (down to two: host-local keeps the IPv6 all-ones address), and service ranges hold
+    14 to 62 IPv4 and 15 to 255 IPv6 addresses (IPv6 has no broadcast address), so
+    exhaustion is reached. Releases before 1.21 turn the ``IPv6DualStack`` gate on; 1.16
+    uses its single node mask, so its IPv6 node blocks are /20 to /30 too.
 
     Raises:
         ConfigError: ``version`` is not a modelled release.

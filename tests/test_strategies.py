@@ -72,3 +72,16 @@ def test_strategies_not_imported_by_the_package():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(config=ANY_CONFIG)
+def test_strategies_cluster_configs_sizes_as_documented(config):
+    # The bounds cluster_configs' docstring states, measured with capacity().
+    per_family = config.capacity().per_family
+    v4, v6 = per_family["IPv4"], per_family["IPv6"]
+    assert 1 <= v4.node_blocks <= 8 and 1 <= v6.node_blocks <= 8
+    assert 1 <= v4.pods_per_node <= (1 << 12) - 3
+    assert v6.pods_per_node >= 2
+    assert 14 <= v4.service_ips <= 62
+    assert 15 <= v6.service_ips <= 255
