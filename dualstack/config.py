@@ -31,7 +31,7 @@ from types import MappingProxyType
 from typing import Final, Literal
 
 from dualstack import rules
-from dualstack.errors import ConfigError, InvalidAddressError, with_hint
+from dualstack.errors import ConfigError, InvalidAddressError, go_repr, with_hint
 from dualstack.families import IPFamily
 from dualstack.pools import CIDRPool
 from dualstack.profiles import Allocator, Profile
@@ -263,7 +263,7 @@ class ClusterConfig:
                 if problem is not None:
                     kcm_parse_errors.append(
                         with_hint(
-                            f'invalid argument "{text}" for "--{name}" flag: {problem}',
+                            f'invalid argument {go_repr(text)} for "--{name}" flag: {problem}',
                             "give the prefix length as a number, e.g. "
                             + ("64" if name.endswith("ipv6") else "24"),
                         )
@@ -274,8 +274,8 @@ class ClusterConfig:
                 if parsed is None:
                     kcm_parse_errors.append(
                         with_hint(
-                            f'invalid argument "{text}" for "--allocate-node-cidrs" flag: '
-                            f'strconv.ParseBool: parsing "{text}": invalid syntax',
+                            f'invalid argument {go_repr(text)} for "--allocate-node-cidrs" flag: '
+                            f"strconv.ParseBool: parsing {go_repr(text)}: invalid syntax",
                             "give --allocate-node-cidrs=true or --allocate-node-cidrs=false",
                         )
                     )
@@ -283,7 +283,7 @@ class ClusterConfig:
                     allocate = parsed
             elif name == "feature-gates" and not gate_errors:
                 pairs, problem = rules.parse_feature_gates(text)
-                prefix = f'invalid argument "{text}" for "--feature-gates" flag: '
+                prefix = f'invalid argument {go_repr(text)} for "--feature-gates" flag: '
                 if problem is not None:
                     gate_errors.append(
                         with_hint(
@@ -765,7 +765,7 @@ def _mask_inputs(
         if problem is not None:
             errors.append(
                 with_hint(
-                    f'invalid argument "{item}" for "--{name}" flag: {problem}',
+                    f'invalid argument {go_repr(item)} for "--{name}" flag: {problem}',
                     "give the prefix length as a number, e.g. 24 or 64",
                 )
             )
@@ -799,7 +799,7 @@ def _gate_inputs(
         if problem is None:
             return pairs, []
         message = (
-            f'invalid argument "{value}" for "--feature-gates" flag: {problem}'
+            f'invalid argument {go_repr(value)} for "--feature-gates" flag: {problem}'
             if from_flag
             else problem
         )
@@ -1033,7 +1033,8 @@ def _component_gates(
         pairs, problem = rules.parse_feature_gates(text)
         if problem is not None:
             raise ConfigError(
-                f'{component}: invalid argument "{text}" for "--feature-gates" flag: {problem}',
+                f"{component}: invalid argument {go_repr(text)} for "
+                f'"--feature-gates" flag: {problem}',
                 hint="give name=true or name=false pairs separated by commas",
             )
         requested.update(pairs)

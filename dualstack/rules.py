@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from dualstack.errors import InvalidAddressError, with_hint
+from dualstack.errors import InvalidAddressError, go_repr, with_hint
 from dualstack.families import IPFamily, format_cidr
 from dualstack.pools import CIDRPool
 from dualstack.profiles import Allocator, Profile
@@ -264,7 +264,7 @@ def parse_feature_gates(value: str) -> tuple[list[tuple[str, bool]], str | None]
         if parsed is None:
             return pairs, (
                 f"invalid value of {key}={raw}, err: strconv.ParseBool: parsing "
-                f'"{raw}": invalid syntax'
+                f"{go_repr(raw)}: invalid syntax"
             )
         pairs.append((key, parsed))
     return pairs, None
@@ -388,30 +388,72 @@ def service_flag_limits_apply(gates: Mapping[str, bool], profile: Profile) -> bo
 def parse_go_int32(text: str) -> tuple[int | None, str | None]:
     """``strconv.ParseInt(text, 0, 32)`` as pflag's int32 flags use it.
 
-    Base prefixes ``0x``, ``0o``, ``0b`` and a leading ``0`` (octal) are honoured.
-    Returns ``(value, None)`` or ``(None, "<strconv error>")``.
+    Go's base-0 rules: an optional sign; ``0x``/``0o``/``0b`` prefixes (with at least one
+    more character) and a leading ``0`` (octal); ASCII digits and letters only; ``_``
+    allowed between digits or after a prefix (``1_8``, ``0x_18``) but not at either end
+    or doubled. The digits are read left to right and an overflow is reported as soon as
+    it happens, before a later bad character, as Go does.
+    Returns ``(value, None)`` or ``(None, "<strconv error>")``, the text Go-quoted.
     """
-    body = text[1:] if text[:1] in "+-" else text
+    syntax = f"strconv.ParseInt: parsing {go_repr(text)}: invalid syntax"
+    out_of_range = f"strconv.ParseInt: parsing {go_repr(text)}: value out of range"
+    body = text[1:] if text[:1] in ("+", "-") else text
     negative = text.startswith("-")
-    digits = body.replace("_", "") if body[:2].lower() in ("0x", "0o", "0b") else body
-    value: int | None = None
-    try:
-        if digits[:2].lower() == "0x":
-            value = int(digits[2:], 16) if digits[2:].isalnum() else None
-        elif digits[:2].lower() == "0o":
-            value = int(digits[2:], 8) if digits[2:].isdigit() else None
-        elif digits[:2].lower() == "0b":
-            value = int(digits[2:], 2) if digits[2:].isdigit() else None
-        elif digits.isascii() and digits.isdigit():
-            value = int(digits, 8) if len(digits) > 1 and digits[0] == "0" else int(digits)
-    except ValueError:
-        value = None
-    if value is None:
-        return None, f'strconv.ParseInt: parsing "{text}": invalid syntax'
+    if not body:
+        return None, syntax
+    base, digits = 10, body
+    if body[0] == "0":
+        prefix = body[1:2].lower()
+        if len(body) >= 3 and prefix in ("b", "o", "x"):
+            base, digits = {"b": 2, "o": 8, "x": 16}[prefix], body[2:]
+        else:
+            base, digits = 8, body[1:]
+    limit = (1 << 32) - 1  # ParseUint's bound for bitSize 32
+    value = 0
+    underscores = False
+    for char in digits:
+        if char == "_":
+            underscores = True
+            continue
+        lowered = char.lower() if char.isascii() else char
+        if "0" <= lowered <= "9":
+            digit = ord(lowered) - ord("0")
+        elif "a" <= lowered <= "z":
+            digit = ord(lowered) - ord("a") + 10
+        else:
+            return None, syntax
+        if digit >= base:
+            return None, syntax
+        value = value * base + digit
+        if value > limit:
+            return None, out_of_range
+    if underscores and not _underscores_ok(body):
+        return None, syntax
     value = -value if negative else value
     if not -(1 << 31) <= value < (1 << 31):
-        return None, f'strconv.ParseInt: parsing "{text}": value out of range'
+        return None, out_of_range
     return value, None
+
+
+def _underscores_ok(body: str) -> bool:
+    """Go's ``underscoreOK``: each ``_`` sits between digits (a base prefix counts as one)."""
+    saw = "^"  # ^ start, 0 digit or prefix, _ underscore, ! anything else
+    index = 0
+    hexadecimal = False
+    if len(body) >= 2 and body[0] == "0" and body[1].lower() in ("b", "o", "x"):
+        index, saw, hexadecimal = 2, "0", body[1].lower() == "x"
+    for char in body[index:]:
+        if "0" <= char <= "9" or (hexadecimal and "a" <= char.lower() <= "f"):
+            saw = "0"
+        elif char == "_":
+            if saw != "0":
+                return False
+            saw = "_"
+        elif saw == "_":
+            return False
+        else:
+            saw = "!"
+    return saw != "_"
 
 
 def _parse(text: str) -> CIDRPool | None:
