@@ -436,7 +436,7 @@ class ServiceIPAllocator(StoreBacked["ServiceIPAllocator"]):
             return InvalidAddressError(
                 f"{value} is not an {family} address (ints from 0 to 2^{family.width} - 1)",
                 value=value,
-                hint=f"give an int of {self._usable_text()}",
+                hint=f"give the int of a usable address ({self._usable_text()})",
             )
         pool = self._pool
         hint = self._usable_text()
@@ -957,6 +957,8 @@ class _StoredServiceIPAllocator(ServiceIPAllocator):
 
     def allocate_int(self, value: int) -> None:
         """As ``ServiceIPAllocator.allocate_int``, on the latest stored state."""
+        if type(value) is not int:
+            value = self._int_address(value)
         if not self.in_range_int(value):
             raise self._not_in_range(value, self._family)
         self._update(lambda s: ServiceIPAllocator.allocate_int(s, value))

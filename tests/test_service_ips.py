@@ -755,6 +755,16 @@ def test_allocate_int_not_an_address_of_the_family_raises_invalid_address(cidr, 
     assert info.value.value == value and a.used == 0
 
 
+@pytest.mark.parametrize("value", ["x", 5.0, None], ids=["text", "float", "none"])
+def test_store_backed_allocate_int_not_an_int_raises_invalid_address(value):
+    from dualstack.store import MemoryStore
+
+    a = ServiceIPAllocator("10.0.0.0/24", store=MemoryStore())
+    with pytest.raises(InvalidAddressError, match=r"is not an address int"):
+        a.allocate_int(value)
+    assert a.used == 0
+
+
 def test_allocate_int_float_refused_sparse_bitmap_unchanged():
     a = ServiceIPAllocator("10.0.0.0/1", version="1.34", rng=random.Random(1))
     with pytest.raises(InvalidAddressError, match=r"is not an address int"):
