@@ -177,40 +177,44 @@ _KUBELET_PORT: Final = 10250
 
 
 @dataclass(frozen=True, slots=True)
-class _PortRules:
-    """The release-dependent parts of ``ValidateService``'s port checks.
+class _ReleaseRules:
+    """The release-dependent rules of defaulting and ``ValidateService`` beyond the IPs.
 
     Gated on ``Profile.minor`` here, in one place, because ``Profile`` has no switch
-    for them (the report of the change that added this asks for three):
+    for them (the reports of the changes that added them ask for four):
     ``kubelet_port``: ``type: LoadBalancer`` may not expose 10250 (removed by
     kubernetes/kubernetes#129174, first in 1.33); ``app_protocol``: ``core.ServicePort``
     has the ``AppProtocol`` field (1.18+), which shows in the Go ``%#v`` text of a
     duplicate (protocol, port) key; ``letter_text``: ``IsValidPortName``'s "at least one
     letter" text was corrected after kubernetes/kubernetes#107212 (Dec 2021) — the
-    release is not pinned, 1.24 is assumed.
+    release is not pinned, 1.24 is assumed; ``etp_external_ips``: a ClusterIP Service
+    with ``externalIPs`` is externally accessible, so ``externalTrafficPolicy`` is
+    defaulted (kubernetes/kubernetes#119150, 1.28).
     """
 
     kubelet_port: bool
     app_protocol: bool
     letter_text: str
+    etp_external_ips: bool
 
 
-def _port_rules(profile: Profile | None) -> _PortRules:
+def _release_rules(profile: Profile | None) -> _ReleaseRules:
     # Keyed by the minor (an int hashes at once; a Profile hashes all its fields).
     minor = profile.minor if profile is not None else 19  # (the alpha API's last)
-    rules = _PORT_RULES.get(minor)
+    rules = _RELEASE_RULES.get(minor)
     if rules is None:
-        rules = _PORT_RULES[minor] = _PortRules(
+        rules = _RELEASE_RULES[minor] = _ReleaseRules(
             kubelet_port=minor <= 32,
             app_protocol=minor >= 18,
             letter_text="must contain at least one letter (a-z)"
             if minor >= 24
             else "must contain at least one letter or number (a-z, 0-9)",
+            etp_external_ips=minor >= 28,
         )
     return rules
 
 
-_PORT_RULES: Final[dict[int, _PortRules]] = {}
+_RELEASE_RULES: Final[dict[int, _ReleaseRules]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +225,7 @@ class _GoValueError(FieldError):
         return f"{self.field}: {self.type.value}: {self.value}"
 
 
-def _service_port_key(protocol: object, port: object, rules: _PortRules) -> str:
+def _service_port_key(protocol: object, port: object, rules: _ReleaseRules) -> str:
     """Go's ``%#v`` of the ``core.ServicePort{Protocol: p, Port: n}`` duplicate key."""
     shown = go_repr(protocol) if isinstance(protocol, str) else '""'
     app = "AppProtocol:(*string)(nil), " if rules.app_protocol else ""
@@ -231,7 +235,7 @@ def _service_port_key(protocol: object, port: object, rules: _PortRules) -> str:
     )
 
 
-def _port_name_errors(name: str, rules: _PortRules) -> list[str]:
+def _port_name_errors(name: str, rules: _ReleaseRules) -> list[str]:
     """``IsValidPortName``: a named ``targetPort``."""
     errs: list[str] = []
     if len(name.encode()) > 15:
@@ -805,8 +809,12 @@ def _copy_port(i: int, port: Any, errors: list[FieldError]) -> Any:
 def apply_v1_defaults(obj: Manifest, rules: ServiceRules) -> None:
     """The v1 API defaults kube-apiserver applies to every Service it decodes (§3.1).
 
-    ``type`` -> ``ClusterIP``; ``sessionAffinity`` -> ``None``; each port's ``protocol``
-    -> ``TCP`` and ``targetPort`` -> its ``port``. From 1.23 also
+    ``type`` -> ``ClusterIP``; ``sessionAffinity`` -> ``None`` (which drops a
+    ``sessionAffinityConfig``), ``ClientIP`` -> ``sessionAffinityConfig.clientIP.
+    timeoutSeconds`` 10800 unless given; each port's ``protocol`` -> ``TCP`` and
+    ``targetPort`` -> its ``port``; ``externalTrafficPolicy`` -> ``Cluster`` for NodePort
+    and LoadBalancer, from 1.28 also for a ClusterIP Service with ``externalIPs``
+    (kubernetes/kubernetes#119150). From 1.23 also
     ``internalTrafficPolicy`` -> ``Cluster`` (ClusterIP, NodePort, LoadBalancer) and
     ``allocateLoadBalancerNodePorts`` -> true (LoadBalancer). From 1.23 no IP-family
     field is defaulted here; 1.20-1.22 with ``IPv6DualStack`` on default a missing
@@ -816,8 +824,21 @@ def apply_v1_defaults(obj: Manifest, rules: ServiceRules) -> None:
     spec = obj["spec"]
     svc_type = spec.get("type") or "ClusterIP"
     spec["type"] = svc_type
-    if not spec.get("sessionAffinity"):
-        spec["sessionAffinity"] = "None"
+    affinity = spec.get("sessionAffinity")
+    if not affinity:
+        spec["sessionAffinity"] = affinity = "None"
+    if affinity == "None":
+        if "sessionAffinityConfig" in spec:
+            del spec["sessionAffinityConfig"]
+    elif affinity == "ClientIP":
+        _default_client_ip_config(spec)
+    # (the type test first: the common ClusterIP create skips the rest)
+    if (
+        (svc_type == "NodePort" or svc_type == "LoadBalancer" or spec.get("externalIPs"))
+        and not spec.get("externalTrafficPolicy")
+        and _externally_accessible(spec, _release_rules(rules.profile))
+    ):
+        spec["externalTrafficPolicy"] = "Cluster"
     for port in spec.get("ports") or ():
         if not port.get("protocol"):
             port["protocol"] = "TCP"
@@ -839,6 +860,39 @@ def apply_v1_defaults(obj: Manifest, rules: ServiceRules) -> None:
             spec["internalTrafficPolicy"] = "Cluster"
         if svc_type == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts") is None:
             spec["allocateLoadBalancerNodePorts"] = True
+
+
+def _default_client_ip_config(spec: dict[str, Any]) -> None:
+    """``ClientIP`` affinity: a config without ``clientIP.timeoutSeconds`` gets 10800."""
+    config = spec.get("sessionAffinityConfig")
+    client_ip = config.get("clientIP") if isinstance(config, dict) else None
+    if not isinstance(client_ip, dict) or client_ip.get("timeoutSeconds") is None:
+        spec["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": 10800}}
+
+
+def _externally_accessible(spec: Mapping[str, Any], release: _ReleaseRules) -> bool:
+    """``ExternallyAccessible``: NodePort, LoadBalancer, and (1.28+) ClusterIP with externalIPs."""
+    svc_type = spec.get("type")
+    if svc_type == "NodePort" or svc_type == "LoadBalancer":
+        return True
+    return release.etp_external_ips and svc_type == "ClusterIP" and bool(spec.get("externalIPs"))
+
+
+def _drop_external_traffic_policy(
+    spec: dict[str, Any], old: Mapping[str, Any], rules: ServiceRules
+) -> None:
+    """On a change to a type that takes no ``externalTrafficPolicy``, drop an unchanged one.
+
+    (strategy ``dropTypeDependentFields``; before it, 1.16's REST update cleared the field.)
+    """
+    release = _release_rules(rules.profile)
+    if (
+        "externalTrafficPolicy" in spec
+        and _externally_accessible(old, release)
+        and not _externally_accessible(spec, release)
+        and spec["externalTrafficPolicy"] == old.get("externalTrafficPolicy")
+    ):
+        del spec["externalTrafficPolicy"]
 
 
 # --------------------------------------------------------------------------------------
@@ -1231,7 +1285,7 @@ def _namespace_errors(namespace: str) -> tuple[FieldError, ...]:
     return tuple(errs)
 
 
-def _validate_ports(spec: Mapping[str, Any], rules: _PortRules) -> list[FieldError]:
+def _validate_ports(spec: Mapping[str, Any], rules: _ReleaseRules) -> list[FieldError]:
     """``validateServicePort`` of each port: name, number, protocol, ``targetPort``."""
     errs: list[FieldError] = []
     ports = spec.get("ports") or []
@@ -1271,7 +1325,7 @@ def _validate_ports(spec: Mapping[str, Any], rules: _PortRules) -> list[FieldErr
 
 
 def _target_port_errors(
-    i: int, target: object, number: object, rules: _PortRules
+    i: int, target: object, number: object, rules: _ReleaseRules
 ) -> list[FieldError]:
     """``ValidatePortNumOrName`` of ``spec.ports[i].targetPort``."""
     if target is None or target == 0 or target == "":
@@ -1284,7 +1338,7 @@ def _target_port_errors(
     return []
 
 
-def _kubelet_port_errors(spec: Mapping[str, Any], rules: _PortRules) -> list[FieldError]:
+def _kubelet_port_errors(spec: Mapping[str, Any], rules: _ReleaseRules) -> list[FieldError]:
     """Up to 1.32, a LoadBalancer may not expose the kubelet's port (in the type switch)."""
     if not rules.kubelet_port or spec.get("type") != "LoadBalancer":
         return []
@@ -1300,7 +1354,7 @@ def _kubelet_port_errors(spec: Mapping[str, Any], rules: _PortRules) -> list[Fie
     ]
 
 
-def _port_tail_errors(spec: Mapping[str, Any], rules: _PortRules) -> list[FieldError]:
+def _port_tail_errors(spec: Mapping[str, Any], rules: _ReleaseRules) -> list[FieldError]:
     """After ``spec.type``: nodePort on ClusterIP, duplicate nodePorts, duplicate ports."""
     ports: Sequence[Mapping[str, Any]] = spec.get("ports") or ()
     if len(ports) == 1 and not ports[0].get("nodePort"):
@@ -1353,7 +1407,7 @@ def _validate_external_name(spec: Mapping[str, Any]) -> list[FieldError]:
 
 
 def _validate_common_tail(
-    spec: Mapping[str, Any], cluster_ip_errors: Iterable[FieldError], port_rules: _PortRules
+    spec: Mapping[str, Any], cluster_ip_errors: Iterable[FieldError], port_rules: _ReleaseRules
 ) -> list[FieldError]:
     """``ValidateService`` from the ports on, in upstream's order."""
     errs = _validate_ports(spec, port_rules)
@@ -1402,7 +1456,7 @@ def validate_service(
     svc_type = spec.get("type")
     if not spec.get("ports") and not headless and svc_type != _EXTERNAL_NAME:
         errs.append(FieldError(_REQUIRED, "spec.ports"))
-    port_rules = _port_rules(rules.profile)
+    port_rules = _release_rules(rules.profile)
     if svc_type == "LoadBalancer":
         errs.extend(_kubelet_port_errors(spec, port_rules))
     if svc_type in ("LoadBalancer", "NodePort") and headless:
@@ -2030,6 +2084,7 @@ def _ga_write(
             txn.save_rngs()
             _finish_ips(spec, shown, txn.draw(), drawn)
         drop_type_dependent_fields(spec, old)
+        _drop_external_traffic_policy(spec, old, rules)
         post = validate_service_update(obj, old_obj, rules, request_ips=request_ips)  # type: ignore[arg-type]
         if post:
             txn.rollback()
@@ -2177,7 +2232,7 @@ def _validate_alpha_service(
     headless = cluster_ip == CLUSTER_IP_NONE
     if not spec.get("ports") and not headless and svc_type != _EXTERNAL_NAME:
         errs.append(FieldError(_REQUIRED, "spec.ports"))
-    errs.extend(_kubelet_port_errors(spec, _port_rules(profile)))
+    errs.extend(_kubelet_port_errors(spec, _release_rules(profile)))
     if svc_type in ("LoadBalancer", "NodePort") and headless:
         errs.append(
             FieldError(
@@ -2205,7 +2260,7 @@ def _validate_alpha_service(
                 "must be empty, 'None', or a valid IP address",
             )
         )
-    errs.extend(_validate_common_tail(spec, cluster_ip_errors, _port_rules(profile)))
+    errs.extend(_validate_common_tail(spec, cluster_ip_errors, _release_rules(profile)))
     return errs
 
 
@@ -2285,6 +2340,7 @@ def _alpha_update(
     _alpha_prepare(obj, old, rules)
     spec = obj["spec"]
     old_spec = old["spec"]
+    _drop_external_traffic_policy(spec, old_spec, rules)
     errs: list[FieldError] = []
     old_ip = old_spec.get("clusterIP", "")
     if spec.get("type") != _EXTERNAL_NAME and old_spec.get("type") != _EXTERNAL_NAME and old_ip:

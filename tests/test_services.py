@@ -2304,3 +2304,83 @@ def test_create_port_errors_in_upstream_order():
         "spec.ports[0].nodePort",
         "spec.ports[1]",
     ]
+
+
+# --- v1 defaults: externalTrafficPolicy and sessionAffinityConfig (review F3) ----------------
+_CLIENT_IP_DEFAULT = {"clientIP": {"timeoutSeconds": 10800}}
+
+
+@pytest.mark.parametrize(
+    ("version", "fields", "expected"),
+    [
+        pytest.param(None, {"type": "NodePort"}, {"externalTrafficPolicy": "Cluster"}, id="np"),
+        pytest.param(
+            "1.16", {"type": "LoadBalancer"}, {"externalTrafficPolicy": "Cluster"}, id="lb-1.16"
+        ),
+        pytest.param(
+            None,
+            {"type": "NodePort", "externalTrafficPolicy": "Local"},
+            {"externalTrafficPolicy": "Local"},
+            id="np-local-kept",
+        ),
+        pytest.param(None, {}, {"externalTrafficPolicy": None}, id="clusterip-none"),
+        pytest.param(
+            "1.28",
+            {"externalIPs": ["192.0.2.7"]},
+            {"externalTrafficPolicy": "Cluster"},
+            id="external-ips-1.28",
+        ),
+        pytest.param(
+            "1.27",
+            {"externalIPs": ["192.0.2.7"]},
+            {"externalTrafficPolicy": None},
+            id="external-ips-1.27",
+        ),
+        pytest.param(
+            None,
+            {"sessionAffinity": "ClientIP"},
+            {"sessionAffinityConfig": _CLIENT_IP_DEFAULT},
+            id="client-ip",
+        ),
+        pytest.param(
+            "1.16",
+            {"sessionAffinity": "ClientIP", "sessionAffinityConfig": {"clientIP": {}}},
+            {"sessionAffinityConfig": _CLIENT_IP_DEFAULT},
+            id="client-ip-no-timeout-1.16",
+        ),
+        pytest.param(
+            None,
+            {
+                "sessionAffinity": "ClientIP",
+                "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 60}},
+            },
+            {"sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 60}}},
+            id="client-ip-timeout-kept",
+        ),
+        pytest.param(
+            None,
+            {"sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 60}}},
+            {"sessionAffinityConfig": None},
+            id="none-drops-config",
+        ),
+    ],
+)
+def test_create_v1_defaults_traffic_policy_and_affinity(version, fields, expected):
+    stored = Harness((V4,), version=version).create({**svc(), **fields})
+    for key, value in expected.items():
+        assert stored["spec"].get(key) == value
+
+
+@pytest.mark.parametrize(
+    ("new_fields", "expected"),
+    [
+        pytest.param({}, None, id="unchanged-dropped"),
+        pytest.param({"type": "NodePort"}, "Cluster", id="still-nodeport-kept"),
+    ],
+)
+def test_update_external_traffic_policy_dropped_when_type_stops_needing_it(new_fields, expected):
+    h = Harness((V4,))
+    stored = h.create(svc(type="NodePort"))
+    spec = {**stored["spec"], "type": "ClusterIP", **new_fields}
+    updated = h.update(spec)
+    assert updated["spec"].get("externalTrafficPolicy") == expected
