@@ -990,6 +990,13 @@ def _load_balancer_pools(
 _IPVS_ONLY_UNTIL: Final = 17
 """kube-proxy's iptables mode gained dual-stack in 1.18 (kubernetes/kubernetes#82462,
 kubernetes/website#19798: "1.17 supports ipvs + dual stack only")."""
+_PROXY_CLUSTER_CIDR_STRING_UNTIL: Final = 30
+"""kube-proxy validated its ``ClusterCIDR`` string (the "only one CIDR allowed ..." texts,
+no check of an empty value) until its internal configuration became the list
+``DetectLocal.ClusterCIDRs`` (``validateDualStackCIDRStrings``). The string is still
+there in the 1.31 development tree of April 2024 (kubernetes/kubernetes#124529), so
+1.30 has the old texts; 1.31 is assumed to be the first with the list (not pinned:
+the newest tree seen has it, with the NFTablesProxyMode gate still present)."""
 
 
 def _component_flags(
@@ -1051,12 +1058,13 @@ def _cidr_list(text: str) -> tuple[CIDRPool, ...] | None:
 
 
 def _kube_proxy_cidr_findings(text: str, profile: Profile, gate: bool) -> list[Finding]:
-    """kube-proxy's own ``--cluster-cidr`` validation texts (node §2.10)."""
+    """kube-proxy's own ``--cluster-cidr`` validation texts (node §2.10; up to
+    ``_PROXY_CLUSTER_CIDR_STRING_UNTIL`` the string-era texts, then the list-era ones)."""
     subject = "kube-proxy --cluster-cidr"
     items = text.split(",")
     pools = _cidr_list(text)
     example = "e.g. --cluster-cidr=10.244.0.0/16,fd00:10:244::/56"
-    if profile.minor <= 20:
+    if profile.minor <= _PROXY_CLUSTER_CIDR_STRING_UNTIL:
         if not text:
             return []
         if len(items) > 1 and not gate:

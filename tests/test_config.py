@@ -964,23 +964,33 @@ def test_check_components_locked_gate_message_is_upstream():
         ),
         (
             "1.30",
+            "192.168.59.0/24,fd00:192:168::/64,10.0.0.0/16",
+            "only one CIDR allowed or a valid DualStack CIDR",
+        ),
+        ("1.29", "10.0.0.0/16,10.1.0.0/16", "must be a valid DualStack CIDR"),
+        ("1.21", "10.0.0.0/16,bogus", "must be a valid DualStack CIDR"),
+        (
+            "1.31",
             "10.0.0.0/16,10.1.0.0/16",
             "must be a either a single CIDR or dual-stack pair of CIDRs",
         ),
         (
-            "1.30",
+            "1.31",
             "10.0.0.0/16,bogus",
             "must be a valid CIDR block (e.g. 10.100.0.0/16 or fde4:8dba:82e1::/48)",
         ),
-        ("1.30", "10.0.0.0/16,fd00::/48,bogus", "must be a either a single CIDR or dual-stack"),
+        ("1.37", "10.0.0.0/16,fd00::/48,bogus", "must be a either a single CIDR or dual-stack"),
     ],
     ids=[
         "1.20-three",
         "1.20-same-family",
         "1.20-bogus",
-        "1.30-same-family",
-        "1.30-bogus",
-        "1.30-three-unparsed",
+        "1.30-three",
+        "1.29-same-family",
+        "1.21-unparsable-pair",
+        "1.31-same-family",
+        "1.31-bogus",
+        "1.37-three-unparsed",
     ],
 )
 def test_check_components_kube_proxy_cluster_cidr_texts(version, cidr, expected):
@@ -1794,3 +1804,12 @@ def test_capacity_block_host_local_refuses_warns_without_max_pods(cluster, mask,
     assert "too small for host-local" in warning
     assert "no Pod can start" in warning
     assert "--max-pods" not in warning
+
+
+@pytest.mark.parametrize(("version", "findings"), [("1.30", 0), ("1.31", 1)])
+def test_check_components_kube_proxy_empty_cluster_cidr_checked_from_list_config(
+    version, findings
+):
+    # The string configuration skipped an empty ClusterCIDR; the list one reads [""].
+    result = check_components(kube_proxy=["--cluster-cidr="], version=version)
+    assert len([f for f in result if f.subject == "kube-proxy --cluster-cidr"]) == findings
