@@ -819,15 +819,7 @@ class NodeRegistry:
                 hint=f"remove_pod({name!r}, namespace={namespace!r}) first, or choose "
                 "another name",
             )
-        if not (
-            type(name) is str
-            and len(name) <= 253
-            and _SUBDOMAIN_MATCH(name)
-            and (
-                (type(namespace) is str and namespace in self._namespaces)
-                or self._namespace_ok(namespace)
-            )
-        ):
+        if not self._pod_names_ok(name, namespace):
             raise InvalidObjectError(
                 "Pod", str(name), [*_name_errors(name), *_namespace_errors(namespace)]
             )
@@ -893,6 +885,19 @@ class NodeRegistry:
         self._pods[f"{namespace}/{name}"] = pod
         state.pods[f"{namespace}/{name}"] = None
         return pod
+
+    def _pod_names_ok(self, name: object, namespace: object) -> bool:
+        """Whether a Pod's name and namespace pass ``ValidateObjectMeta`` (the cheap
+        test; ``_name_errors``/``_namespace_errors`` say why when they do not)."""
+        return (
+            type(name) is str
+            and len(name) <= 253
+            and _SUBDOMAIN_MATCH(name) is not None
+            and (
+                (type(namespace) is str and namespace in self._namespaces)
+                or self._namespace_ok(namespace)
+            )
+        )
 
     def _namespace_ok(self, namespace: object) -> bool:
         """Whether ``namespace`` is a valid namespace name (remembered when it is)."""
@@ -1288,15 +1293,7 @@ class NodeRegistry:
         not be the gateway and not be held by another Pod of the node (§3.2-§3.3).
         """
         namespace, name, node = item["namespace"], item["name"], item["nodeName"]
-        if not (
-            type(name) is str
-            and len(name) <= 253
-            and _SUBDOMAIN_MATCH(name)
-            and (
-                (type(namespace) is str and namespace in self._namespaces)
-                or self._namespace_ok(namespace)
-            )
-        ):
+        if not self._pod_names_ok(name, namespace):
             # add_pod refuses these; a snapshot must not bring them in either.
             problems = [*_name_errors(name), *_namespace_errors(namespace)]
             raise _CorruptError(
