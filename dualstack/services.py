@@ -1685,10 +1685,11 @@ def ip_warnings(
 ) -> list[str]:
     """The API server's warnings for the ``clusterIPs`` of a stored Service (§3.9).
 
-    1.27-1.32: IPv4 octets with leading zeros ("will be invalid in a future Kubernetes
-    release") and IPv6 not in RFC 5952 form; 1.33+: the KEP-4858 texts, which also name
-    IPv4-mapped IPv6. None before 1.27. Addresses in ``canonical`` (the ones the
-    allocator just drew, in Go's form) are skipped.
+    1.27-1.32: IPv4 octets with leading zeros, also in an IPv6 text's embedded dotted
+    quad ("will be invalid in a future Kubernetes release", with Go 1.22's
+    ``netip.ParseAddr`` error) and IPv6 not in RFC 5952 form; 1.33+: the KEP-4858
+    texts, which also name IPv4-mapped IPv6. None before 1.27. Addresses in
+    ``canonical`` (the ones the allocator just drew, in Go's form) are skipped.
     """
     style = rules.profile.ip_warnings
     if style is None or spec.get("clusterIP") in (None, "", CLUSTER_IP_NONE):
@@ -1709,13 +1710,16 @@ def ip_warnings(
         mapped = ":" in ip and family is IPFamily.IPv4
         canonical = format_ip(value, family)
         if style == "legacy":
-            if leading_zero:
+            # Any text netip.ParseAddr refuses is warned about with its error; of what
+            # ParseIPSloppy accepts, that is a leading-zero octet, also inside an IPv6
+            # text's embedded dotted quad (Go 1.22+ wording for both, see the docs).
+            if leading_zero or (":" in ip and "." in ip and _embedded_leading_zero(ip)):
                 out.append(
                     f"{path}: IP address was accepted, but will be invalid in a future "
                     f"Kubernetes release: ParseAddr({_go_quote(ip)}): IPv4 field has "
                     "octet with leading zero"
                 )
-            elif family is IPFamily.IPv6 or (mapped and not _embedded_leading_zero(ip)):
+            elif family is IPFamily.IPv6 or mapped:
                 # netip keeps an IPv4-mapped address in its "::ffff:a.b.c.d" form
                 go_text = "::ffff:" + canonical if mapped else canonical
                 if go_text != ip:

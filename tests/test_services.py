@@ -2384,3 +2384,35 @@ def test_update_external_traffic_policy_dropped_when_type_stops_needing_it(new_f
     spec = {**stored["spec"], "type": "ClusterIP", **new_fields}
     updated = h.update(spec)
     assert updated["spec"].get("externalTrafficPolicy") == expected
+
+
+# --- 1.27-1.32: a leading zero inside an IPv6 text's dotted quad (review F4) ---------------
+@pytest.mark.parametrize(
+    ("version", "ip", "expected"),
+    [
+        pytest.param(
+            "1.27",
+            "::ffff:010.0.0.11",
+            "spec.clusterIPs[0]: IP address was accepted, but will be invalid in a future "
+            'Kubernetes release: ParseAddr("::ffff:010.0.0.11"): IPv4 field has octet with '
+            "leading zero",
+            id="1.27-mapped",
+        ),
+        pytest.param(
+            "1.32",
+            "::ffff:010.0.0.11",
+            "spec.clusterIPs[0]: IP address was accepted, but will be invalid in a future "
+            'Kubernetes release: ParseAddr("::ffff:010.0.0.11"): IPv4 field has octet with '
+            "leading zero",
+            id="1.32-mapped",
+        ),
+        pytest.param("1.32", "::ffff:10.0.0.12", None, id="1.32-mapped-no-zero"),
+        pytest.param("1.26", "::ffff:010.0.0.11", None, id="1.26-none"),
+    ],
+)
+def test_create_legacy_warning_embedded_leading_zero(version, ip, expected):
+    h = Harness((V4,), version=version)
+    outcome = create_service(
+        {"metadata": {"name": "w"}, "spec": svc(clusterIP=ip)}, h.rules, h.allocators, rngs=h.rngs
+    )
+    assert list(outcome.warnings) == ([expected] if expected else [])
