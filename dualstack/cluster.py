@@ -12,7 +12,7 @@ Key types:
 - ``Cluster(config, *, seed=None, network_plugin="cni", egress=None, store=None)``;
   Services: ``create_service``, ``update_service``, ``delete_service``,
   ``get_service``, ``services`` (read-only, keyed ``"namespace/name"``),
-  ``service_warnings`` (the API server's warnings for the last Service call);
+  ``service_warnings`` (the API server's clusterIP warnings for the last Service call);
   nodes and Pods: ``add_node``, ``remove_node``, ``add_pod``, ``remove_pod``,
   ``nodes``, ``pods``; ``egress(pod, destination)``; ``validate()``; ``copy()``,
   ``snapshot()``, ``Cluster.from_snapshot(data)``.
@@ -331,7 +331,9 @@ class Cluster:
 
     @property
     def service_warnings(self) -> tuple[str, ...]:
-        """The API server's warnings for the last successful create or update (§3.9)."""
+        """kube-apiserver's warnings about the typed ``spec.clusterIP(s)`` of the last
+        successful create or update (§3.9); its other Service warnings (externalIPs,
+        loadBalancerIP, ignored fields) are not modelled (docs/services.md, Warnings)."""
         return self._service_warnings
 
     @property
