@@ -598,7 +598,17 @@ def check_manifest(manifest: object) -> Manifest:
         errors.append(_shape_error("metadata", meta, "a mapping"))
     else:
         raw_name = meta.get("name")
-        if raw_name is None or raw_name == "":
+        if (raw_name is None or raw_name == "") and meta.get("generateName"):
+            # kube-apiserver would make up a name; the library does not (not modelled)
+            errors.append(
+                FieldError(
+                    _REQUIRED,
+                    "metadata.name",
+                    None,
+                    "dualstack does not model generateName: give metadata.name",
+                )
+            )
+        elif raw_name is None or raw_name == "":
             errors.append(
                 FieldError(_REQUIRED, "metadata.name", None, "name or generateName is required")
             )

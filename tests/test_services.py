@@ -2416,3 +2416,14 @@ def test_create_legacy_warning_embedded_leading_zero(version, ip, expected):
         {"metadata": {"name": "w"}, "spec": svc(clusterIP=ip)}, h.rules, h.allocators, rngs=h.rngs
     )
     assert list(outcome.warnings) == ([expected] if expected else [])
+
+
+def test_check_manifest_generate_name_says_not_modelled():
+    with pytest.raises(InvalidServiceError) as info:
+        check_manifest({"metadata": {"generateName": "web-"}, "spec": {"ports": [{"port": 80}]}})
+    assert info.value.message == (
+        'Service "" is invalid: metadata.name: Required value: dualstack does not model '
+        "generateName: give metadata.name"
+    )
+    with pytest.raises(InvalidServiceError, match="name or generateName is required"):
+        check_manifest({"metadata": {}, "spec": {"ports": [{"port": 80}]}})
