@@ -35,6 +35,7 @@ from dualstack.errors import InvalidAddressError, go_repr, with_hint
 from dualstack.families import IPFamily, format_cidr
 from dualstack.pools import CIDRPool
 from dualstack.profiles import Allocator, Profile
+from dualstack.service_ips import ipv4_mapped_overlap, usable_size
 
 __all__ = [
     "ALL_ALPHA",
@@ -629,6 +630,18 @@ def apiserver_service_range(
                         "start but allocate no IPv6 ClusterIPs from it",
                     )
                 )
+    if not limits and effective_allocator(gates, profile) == "multicidr":
+        # The library's own check (a difference from upstream, docs/service-ranges.md):
+        # a whole IPv6 range that reaches ::ffff:0:0/96 cannot be served.
+        whole = profile.with_service_allocator("multicidr")
+        for pool in ranges:
+            if pool.family is IPFamily.IPv6 and pool.prefixlen >= 64:
+                size = usable_size(pool.host_bits, pool.family, whole)
+                problem = ipv4_mapped_overlap(pool.first, size)
+                if problem is not None:
+                    errors.append(
+                        with_hint(f"the Service range {pool.cidr} {problem[0]}", problem[1])
+                    )
     return ApiserverRanges(tuple(ranges), tuple(errors))
 
 

@@ -86,6 +86,7 @@ __all__ = [
     "MAX_ENCODED_SIZE",
     "RangeAllocation",
     "ServiceIPAllocator",
+    "ipv4_mapped_overlap",
     "range_offset",
     "range_size",
     "usable_size",
@@ -148,6 +149,24 @@ def usable_size(host_bits: int, family: IPFamily, profile: Profile) -> int:
     size = range_size(host_bits, family)
     size = min(size, window) if family is IPFamily.IPv6 else size - 1
     return max(0, size - 1)
+
+
+def ipv4_mapped_overlap(first: int, size: int) -> tuple[str, str] | None:
+    """``(message, hint)`` when the usable addresses of an IPv6 range (``first + 1`` to
+    ``first + size``) reach ``::ffff:0:0/96``, else ``None``.
+
+    Only a whole-range release (1.34+) gets there: a range whose 65535-address window
+    reached the block would have to start at ``::ffff:0:0``, which is refused as IPv4.
+    Kubernetes reads those addresses as IPv4 and refuses IPAddress objects named so.
+    """
+    last_mapped = _IPV4_MAPPED_FIRST + (1 << 32) - 1
+    if size <= 0 or first + 1 > last_mapped or first + size < _IPV4_MAPPED_FIRST:
+        return None
+    cidr_hint = "use an IPv6 range outside ::ffff:0:0/96, e.g. fd00:10:96::/108"
+    return (
+        "contains the IPv4-mapped block ::ffff:0:0/96, whose addresses Kubernetes reads as IPv4",
+        cidr_hint,
+    )
 
 
 def range_offset(host_bits: int, family: IPFamily) -> int:
@@ -313,17 +332,10 @@ class ServiceIPAllocator(StoreBacked["ServiceIPAllocator"]):
         # ::ffff:0:0/96, whose addresses Kubernetes reads as IPv4 (§1.1).
         mapped = range(_IPV4_MAPPED_FIRST, _IPV4_MAPPED_FIRST + (1 << 32))
         overlaps = pool.first <= mapped[-1] and mapped[0] <= pool.last
-        if family is IPFamily.IPv6 and overlaps and pool.first + size >= mapped[0]:
-            # From 1.34 the whole IPv6 range is usable; one that reaches into
-            # ::ffff:0:0/96 would hand out addresses that read back as IPv4 (§1.1) and
-            # that upstream cannot store either (IPAddress names "must not be an
-            # IPv4-mapped IPv6 address"). Earlier releases use only the first 65535
-            # addresses, which never reach it for a CIDR accepted at all.
-            raise ConfigError(
-                f"the Service range {pool.cidr} contains the IPv4-mapped block "
-                "::ffff:0:0/96, whose addresses Kubernetes reads as IPv4",
-                hint="use an IPv6 range outside ::ffff:0:0/96, e.g. fd00:10:96::/108",
-            )
+        problem = ipv4_mapped_overlap(pool.first, size) if family is IPFamily.IPv6 else None
+        if problem is not None:
+            # allocate_next would hand out addresses that read back as IPv4 (§1.1).
+            raise ConfigError(f"the Service range {pool.cidr} {problem[0]}", hint=problem[1])
         self._fastver = 0 if family is IPFamily.IPv6 and overlaps else family.version
         self._base = pool.first + 1
         self._size = size

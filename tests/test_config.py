@@ -1813,3 +1813,22 @@ def test_check_components_kube_proxy_empty_cluster_cidr_checked_from_list_config
     # The string configuration skipped an empty ClusterCIDR; the list one reads [""].
     result = check_components(kube_proxy=["--cluster-cidr="], version=version)
     assert len([f for f in result if f.subject == "kube-proxy --cluster-cidr"]) == findings
+
+
+@pytest.mark.parametrize("cidr", ["::/64", "::fffe:0:0/95"])
+def test_service_range_reaching_ipv4_mapped_block_refused_from_1_34(cidr):
+    # The library's own check, the one ServiceIPAllocator makes (docs/service-ranges.md).
+    with pytest.raises(ConfigError) as info:
+        ClusterConfig(
+            cluster_cidrs="10.244.0.0/16", service_cidrs=["10.96.0.0/16", cidr], version="1.34"
+        )
+    assert info.value.errors == (
+        f"the Service range {cidr} contains the IPv4-mapped block ::ffff:0:0/96, whose "
+        "addresses Kubernetes reads as IPv4 — use an IPv6 range outside ::ffff:0:0/96, "
+        "e.g. fd00:10:96::/108",
+    )
+    ClusterConfig(
+        cluster_cidrs="10.244.0.0/16",
+        service_cidrs=["10.96.0.0/16", "::fffe:0:0/96"],
+        version="1.34",
+    )
