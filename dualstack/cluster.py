@@ -705,8 +705,11 @@ class Cluster:
             ips = list(
                 spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
             )
+            headless_selectorless = ips == ["None"] and not spec.get("selector")
             for family in families:
-                if family not in configured:
+                # Headless Services without a selector may list families the cluster
+                # does not serve (service-ips.md §3.3 table; nothing is allocated).
+                if family not in configured and not headless_selectorless:
                     findings.append(
                         Finding(
                             "error",

@@ -300,3 +300,22 @@ def test_cluster_seed_int_subclass_plain_and_snapshot_loads():
 def test_cluster_egress_pod_not_a_name_not_found(cluster, pod):
     with pytest.raises(NotFoundError, match=r"^pods .* not found"):
         cluster.egress(pod, "8.8.8.8")
+
+
+def test_headless_selectorless_prefer_dual_stack_on_single_stack_validates_and_loads() -> None:
+    # Upstream stores ipFamilies [IPv4, IPv6] for it on a single-stack cluster (§3.3):
+    # neither validate() nor the snapshot loader may call that an error.
+    c = Cluster(ClusterConfig(cluster_cidrs="10.244.0.0/16", service_cidrs="10.96.0.0/24"))
+    stored = c.create_service(
+        {
+            "metadata": {"name": "h"},
+            "spec": {
+                "clusterIP": "None",
+                "ipFamilyPolicy": "PreferDualStack",
+                "ports": [{"port": 80}],
+            },
+        }
+    )
+    assert stored["spec"]["ipFamilies"] == ["IPv4", "IPv6"]
+    assert c.validate() == []
+    assert Cluster.from_snapshot(c.snapshot()).snapshot() == c.snapshot()
