@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import enum
 import ipaddress as _ipaddress
+from socket import AF_INET as _AF_INET
+from socket import AF_INET6 as _AF_INET6
+from socket import inet_pton as _inet_pton
 from typing import Final
 
 import netaddr as _netaddr
@@ -124,11 +127,25 @@ def _sloppy_ipv4(text: str) -> int | None:
 
 
 def _parse_ip_text(text: str) -> tuple[int, IPFamily] | None:
-    v4 = _sloppy_ipv4(text)
-    if v4 is not None:
-        return v4, IPFamily.IPv4
-    if ":" not in text or "%" in text or not text.isascii():
+    if ":" not in text:
+        # Plain dotted quads parse in C; inet_pton refuses leading zeros, which Go's
+        # sloppy parser reads as decimal (snapshots parse hundreds of thousands).
+        try:
+            return int.from_bytes(_inet_pton(_AF_INET, text), "big"), IPFamily.IPv4
+        except (OSError, ValueError):  # ValueError: an embedded NUL
+            v4 = _sloppy_ipv4(text)
+            return None if v4 is None else (v4, IPFamily.IPv4)
+    if "%" in text or not text.isascii():
         return None
+    # Plain RFC 4291 text (what Kubernetes writes back) parses in C; inet_pton refuses
+    # everything sloppier (long groups, leading zeros in an IPv4 tail), which takes
+    # the general way below, as do addresses in ::/80, where IPv4-mapped ones hide.
+    try:
+        value = int.from_bytes(_inet_pton(_AF_INET6, text), "big")
+        if value >> 48:
+            return value, IPFamily.IPv6
+    except (OSError, ValueError):
+        pass
     # Go 1.16's parser (which Kubernetes forked) reads a group of any length whose value
     # fits 16 bits ("00001"); ipaddress wants at most four digits.
     if any(len(group) > 4 for group in text.split(":")):

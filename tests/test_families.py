@@ -541,3 +541,58 @@ def test_make_net_any_value_round_trips_through_parse_cidr(args):
     if family is V6 and network >> 32 == 0xFFFF:
         return  # an IPv4-mapped network is refused by design
     assert parse_cidr(make_net(network, prefixlen, family)) == (network, prefixlen, family)
+
+
+def _reference_parse(text: str) -> tuple[int, IPFamily] | None:
+    """The pure-Python parse that families used before its inet_pton fast paths."""
+    import ipaddress
+
+    from dualstack.families import _sloppy_ipv4
+
+    v4 = _sloppy_ipv4(text)
+    if v4 is not None:
+        return v4, IPFamily.IPv4
+    if ":" not in text or "%" in text or not text.isascii():
+        return None
+    if any(len(group) > 4 for group in text.split(":")):
+        text = ":".join(
+            (group.lstrip("0") or "0") if len(group) > 4 and "." not in group else group
+            for group in text.split(":")
+        )
+    try:
+        value = int(ipaddress.IPv6Address(text))
+    except ValueError:
+        head, _, tail = text.rpartition(":")
+        tail_v4 = _sloppy_ipv4(tail)
+        if tail_v4 is None or not head:
+            return None
+        try:
+            value = int(ipaddress.IPv6Address(f"{head}:{ipaddress.IPv4Address(tail_v4)}"))
+        except ValueError:
+            return None
+    if value >> 32 == 0xFFFF:
+        return value & 0xFFFFFFFF, IPFamily.IPv4
+    return value, IPFamily.IPv6
+
+
+def _spellings(ip: object) -> list[str]:
+    text = str(ip)
+    out = [text, text.upper()]
+    if ":" in text:
+        out.append(ipaddress.IPv6Address(text).exploded)
+    else:
+        out.append(".".join(f"{int(p):03d}" for p in text.split(".")))
+    return out
+
+
+@given(
+    st.one_of(
+        st.ip_addresses().flatmap(lambda ip: st.sampled_from(_spellings(ip))),
+        st.text(alphabet="0123456789abcdefABCDEF:.%\x00 ", max_size=45),
+        st.builds(lambda v: f"::ffff:{v}", st.ip_addresses(v=4).map(str)),
+    )
+)
+def test_parse_ip_text_fast_paths_agree_with_the_reference_parse(text: str) -> None:
+    from dualstack.families import _parse_ip_text
+
+    assert _parse_ip_text(text) == _reference_parse(text)
