@@ -88,7 +88,6 @@ __all__ = [
 _AF_INET: Final = _socket.AF_INET
 _AF_INET6: Final = _socket.AF_INET6
 _inet_ntop = _socket.inet_ntop
-_inet_pton = _socket.inet_pton
 
 NetworkPlugin = Literal["cni", "kubenet"]
 NETWORK_PLUGINS: Final = ("cni", "kubenet")
@@ -131,25 +130,11 @@ def _fmt(value: int, family: IPFamily) -> str:
 
 
 def parse_ip_fast(text: object) -> tuple[int, IPFamily]:
-    """``families.parse_ip``, through ``inet_pton`` for the plain text forms (snapshots).
-
-    Same results as ``parse_ip`` (Kubernetes' sloppy parsing) for every input: forms
-    ``inet_pton`` refuses (IPv4 leading zeros, odd spellings) and addresses in ``::/80``
-    (IPv4-mapped ones read as IPv4) go to ``parse_ip``. 5x faster on plain text.
+    """``families.parse_ip`` for text (snapshots): plain forms parse in C there.
 
     Raises:
         InvalidAddressError: as ``parse_ip``.
     """
-    if type(text) is str:
-        try:
-            if ":" in text:
-                value = int.from_bytes(_inet_pton(_AF_INET6, text), "big")
-                if value >> 48:  # outside ::/80: no IPv4-mapped form to reinterpret
-                    return value, IPFamily.IPv6
-            else:
-                return int.from_bytes(_inet_pton(_AF_INET, text), "big"), IPFamily.IPv4
-        except OSError:
-            pass
     return _parse_ip(text)
 
 
