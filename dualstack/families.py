@@ -146,6 +146,12 @@ def _parse_ip_text(text: str) -> tuple[int, IPFamily] | None:
             return value, IPFamily.IPv6
     except (OSError, ValueError):
         pass
+    return _sloppy_ipv6(text)
+
+
+def _sloppy_ipv6(text: str) -> tuple[int, IPFamily] | None:
+    """Go 1.16's IPv6 parser in Python (ASCII text with a colon and no zone assumed);
+    an IPv4-mapped address comes back as IPv4."""
     # Go 1.16's parser (which Kubernetes forked) reads a group of any length whose value
     # fits 16 bits ("00001"); ipaddress wants at most four digits.
     if any(len(group) > 4 for group in text.split(":")):

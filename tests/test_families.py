@@ -544,35 +544,15 @@ def test_make_net_any_value_round_trips_through_parse_cidr(args):
 
 
 def _reference_parse(text: str) -> tuple[int, IPFamily] | None:
-    """The pure-Python parse that families used before its inet_pton fast paths."""
-    import ipaddress
-
-    from dualstack.families import _sloppy_ipv4
+    """The pure-Python parse, without the inet_pton fast paths."""
+    from dualstack.families import _sloppy_ipv4, _sloppy_ipv6
 
     v4 = _sloppy_ipv4(text)
     if v4 is not None:
         return v4, IPFamily.IPv4
     if ":" not in text or "%" in text or not text.isascii():
         return None
-    if any(len(group) > 4 for group in text.split(":")):
-        text = ":".join(
-            (group.lstrip("0") or "0") if len(group) > 4 and "." not in group else group
-            for group in text.split(":")
-        )
-    try:
-        value = int(ipaddress.IPv6Address(text))
-    except ValueError:
-        head, _, tail = text.rpartition(":")
-        tail_v4 = _sloppy_ipv4(tail)
-        if tail_v4 is None or not head:
-            return None
-        try:
-            value = int(ipaddress.IPv6Address(f"{head}:{ipaddress.IPv4Address(tail_v4)}"))
-        except ValueError:
-            return None
-    if value >> 32 == 0xFFFF:
-        return value & 0xFFFFFFFF, IPFamily.IPv4
-    return value, IPFamily.IPv6
+    return _sloppy_ipv6(text)
 
 
 def _spellings(ip: object) -> list[str]:
