@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import base64 as _base64
 import itertools as _itertools
-import re as _re
 import socket as _socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -95,22 +94,11 @@ NETWORK_PLUGINS: Final = ("cni", "kubenet")
 _MAX_ENCODED_BLOCKS: Final = 1 << 24
 """Sets of more blocks than this are dumped as index runs, not as a bitmap."""
 
-_SUBDOMAIN_RE: Final = _re.compile(
-    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
-)
-_SUBDOMAIN_DETAIL: Final = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
-    "'-' or '.', and must start and end with an alphanumeric character (e.g. "
-    "'example.com', regex used for validation is "
-    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-)
+_SUBDOMAIN_RE: Final = rules.DNS1123_SUBDOMAIN_RE
+_SUBDOMAIN_DETAIL: Final = rules.DNS1123_SUBDOMAIN_DETAIL
 _SUBDOMAIN_MATCH: Final = _SUBDOMAIN_RE.fullmatch
-_LABEL_RE: Final = _re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_LABEL_DETAIL: Final = (
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or "
-    "'-', and must start and end with an alphanumeric character (e.g. 'my-name',  or "
-    "'123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-)
+_LABEL_RE: Final = rules.DNS1123_LABEL_RE
+_LABEL_DETAIL: Final = rules.DNS1123_LABEL_DETAIL
 _CIDR_DETAIL: Final = "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"
 _ONE_PER_FAMILY: Final = "may specify no more than one CIDR for each IP family"
 

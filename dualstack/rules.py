@@ -27,6 +27,7 @@ problem (they return messages), only for programming errors.
 
 from __future__ import annotations
 
+import re as _re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -42,6 +43,10 @@ __all__ = [
     "ALL_BETA",
     "DEFAULT_NODE_MASK",
     "DEFAULT_SERVICE_RANGE",
+    "DNS1123_LABEL_DETAIL",
+    "DNS1123_LABEL_RE",
+    "DNS1123_SUBDOMAIN_DETAIL",
+    "DNS1123_SUBDOMAIN_RE",
     "GATES",
     "KUBELET_DEFAULT_MAX_PODS",
     "MAX_SERVICE_HOST_BITS",
@@ -70,6 +75,24 @@ __all__ = [
     "static_band_size",
     "validate_cluster_cidrs",
 ]
+
+# apimachinery's IsDNS1123Label / IsDNS1123Subdomain: the pattern and the text of its
+# error, for object names and namespaces (Nodes, Pods, Services) and Service fields.
+DNS1123_LABEL_RE: Final = _re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+DNS1123_LABEL_DETAIL: Final = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or "
+    "'-', and must start and end with an alphanumeric character (e.g. 'my-name',  or "
+    "'123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+DNS1123_SUBDOMAIN_RE: Final = _re.compile(
+    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+)
+DNS1123_SUBDOMAIN_DETAIL: Final = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
+    "'-' or '.', and must start and end with an alphanumeric character (e.g. "
+    "'example.com', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
 
 DEFAULT_NODE_MASK: Final = {IPFamily.IPv4: 24, IPFamily.IPv6: 64}
 """``defaultNodeMaskCIDRIPv4/IPv6`` of kube-controller-manager (node §2.2, 1.17+)."""

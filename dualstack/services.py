@@ -51,6 +51,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, NamedTuple, Protocol
 
+from dualstack import rules as _rules
 from dualstack.errors import (
     AllocationError,
     AlreadyExistsError,
@@ -140,21 +141,10 @@ _DNS1035_DETAIL: Final = (
     "with an alphabetic character, and end with an alphanumeric character (e.g. "
     "'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
 )
-_DNS1123_LABEL_RE: Final = _re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_DNS1123_LABEL_DETAIL: Final = (
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or "
-    "'-', and must start and end with an alphanumeric character (e.g. 'my-name',  or "
-    "'123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-)
-_DNS1123_SUBDOMAIN_RE: Final = _re.compile(
-    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
-)
-_DNS1123_SUBDOMAIN_DETAIL: Final = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
-    "'-' or '.', and must start and end with an alphanumeric character (e.g. "
-    "'example.com', regex used for validation is "
-    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-)
+_DNS1123_LABEL_RE: Final = _rules.DNS1123_LABEL_RE
+_DNS1123_LABEL_DETAIL: Final = _rules.DNS1123_LABEL_DETAIL
+_DNS1123_SUBDOMAIN_RE: Final = _rules.DNS1123_SUBDOMAIN_RE
+_DNS1123_SUBDOMAIN_DETAIL: Final = _rules.DNS1123_SUBDOMAIN_DETAIL
 _PORT_DETAIL: Final = "must be between 1 and 65535, inclusive"
 # apimachinery IsQualifiedName / IsValidLabelValue (spec.selector, ValidateLabels).
 _QNAME_RE: Final = _re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
