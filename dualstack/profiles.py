@@ -31,7 +31,7 @@ NEWEST: Final = 37
 ServiceAPI = Literal["alpha", "ga"]
 Allocator = Literal["bitmap", "multicidr-dualwrite", "multicidr"]
 
-_VERSION_RE: Final = re.compile(r"^v?1\.(0|[1-9]\d{0,2})(?:\.(?:0|[1-9]\d*))?(?:[-+].*)?$")
+_VERSION_RE: Final = re.compile(r"^v?1\.(\d{1,3})(?:\.\d+)?(?:[-+].*)?$")
 
 
 @dataclass(frozen=True, slots=True)
