@@ -42,7 +42,7 @@ from dualstack import services as _services
 from dualstack.cluster import Cluster
 from dualstack.config import ClusterConfig
 from dualstack.egress import EgressPolicy
-from dualstack.errors import ConfigError, DualStackError
+from dualstack.errors import ConfigError, DualStackError, FieldError, FieldErrorType
 from dualstack.families import parse_cidr, parse_ip
 from dualstack.nodes import NodeRegistry
 
@@ -126,15 +126,21 @@ def _egress_from_data(data: Mapping[str, Any]) -> EgressPolicy:
     )
 
 
-def _check_stored_services(objects: object, config: ClusterConfig) -> None:
-    """Refuse stored Services that kube-apiserver would not have stored.
+_SERVICE_TYPES: Final = frozenset({"ClusterIP", "NodePort", "LoadBalancer", "ExternalName"})
 
-    Each object must pass what a create checks of a manifest that already carries its
-    allocated fields: the decoder's shape checks, ``ValidateService`` with the
-    dual-stack field rules, and ``initIPFamilyFields`` (policy against the number of
-    families and addresses, families configured) for the GA API; the alpha API's
-    ``ValidateService`` and ``spec.ipFamily`` rules before 1.20. Whether the addresses
-    are in range and held once is checked where they are loaded.
+
+def _check_stored_services(objects: object, config: ClusterConfig) -> None:
+    """Refuse stored Services whose address fields kube-apiserver would not have stored.
+
+    Each object must pass the decoder's shape checks, name a known type, and have
+    address fields a create would accept: ``ValidateServiceClusterIPsRelatedFields`` and
+    ``initIPFamilyFields`` (policy against the number of families and addresses,
+    families configured) for the GA API, the ``spec.ipFamily`` rules before 1.20.
+    Other ``ValidateService`` rules (ports, selectors, ...) are not re-applied: they
+    grow stricter from version to version of the library, kube-apiserver does not
+    re-validate what it stored either, and a file ``Cluster.snapshot()`` wrote must
+    keep loading. Whether the addresses are in range and held once is checked where
+    they are loaded.
     """
     if not isinstance(objects, list):
         raise DualStackError(f"services.objects {objects!r} is not a list")
@@ -145,11 +151,19 @@ def _check_stored_services(objects: object, config: ClusterConfig) -> None:
         except DualStackError as error:
             raise DualStackError(f"stored Service {index}: {error.message}") from None
         meta, spec = obj["metadata"], obj["spec"]
-        if rules.profile.service_api == "alpha":
-            errors = _services._validate_alpha_service(obj)
-            errors += _services._validate_alpha_ip_family(spec, None, rules)
+        if spec.get("type") not in _SERVICE_TYPES:
+            errors = [
+                FieldError(
+                    FieldErrorType.NOT_SUPPORTED,
+                    "spec.type",
+                    spec.get("type"),
+                    "supported values: " + ", ".join(f'"{t}"' for t in sorted(_SERVICE_TYPES)),
+                )
+            ]
+        elif rules.profile.service_api == "alpha":
+            errors = _services._validate_alpha_ip_family(spec, None, rules)
         else:
-            errors = _services.validate_service(obj, rules, with_cluster_ips=True)
+            errors = _services.validate_cluster_ips_related_fields(spec, rules)
             if not errors and rules.dual_stack:
                 errors = _services.init_ip_family_fields(dict(spec), None, rules)
         if errors:

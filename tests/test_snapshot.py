@@ -302,3 +302,17 @@ def test_snapshot_wide_ipv6_service_range_listed_not_encoded():
     assert restored.create_service(service("b", ipFamilies=["IPv6"])) == c.create_service(
         service("b", ipFamilies=["IPv6"])
     )
+
+
+def test_snapshot_stored_service_rules_added_later_do_not_refuse_it():
+    # A Service an earlier version of the library stored (duplicate ports, a bad
+    # selector key, a named targetPort it did not check) still loads: only the address
+    # fields are re-checked, as kube-apiserver does not re-validate stored objects.
+    c = populated()
+    c.create_service(service("d"))
+    data = json.loads(json.dumps(c.snapshot()))
+    (stored,) = [o for o in data["services"]["objects"] if o["metadata"]["name"] == "d"]
+    stored["spec"]["ports"] = [{"port": 80, "protocol": "TCP", "targetPort": "Bad_Name"}] * 2
+    stored["spec"]["selector"] = {"bad key!": "x"}
+    restored = Cluster.from_snapshot(data)
+    assert restored.get_service("d")["spec"]["ports"] == stored["spec"]["ports"]
