@@ -179,13 +179,20 @@ class _ReleaseRules:
     letter" text was corrected after kubernetes/kubernetes#107212 (Dec 2021) — the
     release is not pinned, 1.24 is assumed; ``etp_external_ips``: a ClusterIP Service
     with ``externalIPs`` is externally accessible, so ``externalTrafficPolicy`` is
-    defaulted (kubernetes/kubernetes#119150, 1.28).
+    defaulted (kubernetes/kubernetes#119150, 1.28); ``wipe_node_ports``: an update to a
+    type without node ports wipes the unchanged ``nodePort``s and ``healthCheckNodePort``
+    before validation (strategy ``dropTypeDependentFields``, kubernetes/kubernetes#95196,
+    1.20); ``wipe_lb_fields``: it also drops an unchanged
+    ``allocateLoadBalancerNodePorts`` and ``loadBalancerClass`` when leaving LoadBalancer
+    (1.21, the 1.21 strategy.go; the 1.20 one has neither).
     """
 
     kubelet_port: bool
     app_protocol: bool
     letter_text: str
     etp_external_ips: bool
+    wipe_node_ports: bool
+    wipe_lb_fields: bool
 
 
 def _release_rules(profile: Profile | None) -> _ReleaseRules:
@@ -200,6 +207,8 @@ def _release_rules(profile: Profile | None) -> _ReleaseRules:
             if minor >= 24
             else "must contain at least one letter or number (a-z, 0-9)",
             etp_external_ips=minor >= 28,
+            wipe_node_ports=minor >= 20,
+            wipe_lb_fields=minor >= 21,
         )
     return rules
 
@@ -1616,24 +1625,71 @@ def validate_service_update(
     return errs
 
 
-def drop_type_dependent_fields(spec: dict[str, Any], old: Mapping[str, Any]) -> None:
-    """strategy ``dropTypeDependentFields`` for the IP fields (§3.6).
+def drop_type_dependent_fields(
+    spec: dict[str, Any], old: Mapping[str, Any], rules: ServiceRules | None = None
+) -> None:
+    """strategy ``dropTypeDependentFields``: wipe what the new ``type`` does not use (§3.6).
 
-    On a change to ExternalName, the fields the user left as stored are wiped (the old
-    addresses are released after the update commits); fields the user changed are left
-    for validation to refuse.
+    On a change to ExternalName, the IP fields the user left as stored are wiped (the
+    old addresses are released after the update commits). With ``rules`` (1.20 and
+    later; the GA API) also, leaving NodePort/LoadBalancer, every port's ``nodePort``
+    when the request adds no node port the stored object lacks, and leaving a
+    LoadBalancer with ``externalTrafficPolicy: Local``, an unchanged
+    ``healthCheckNodePort``; from 1.21, leaving LoadBalancer, an unchanged
+    ``allocateLoadBalancerNodePorts`` and ``loadBalancerClass``. Fields the user changed
+    are left for validation to refuse. This runs before ``ValidateService``, so a
+    ``kubectl edit`` of ``type: NodePort`` to ``ClusterIP`` is accepted.
     """
-    if not (_needs_cluster_ip(old) and not _needs_cluster_ip(spec)):
+    if _needs_cluster_ip(old) and not _needs_cluster_ip(spec):
+        if spec.get("clusterIP", "") == old.get("clusterIP", "") and list(
+            spec.get("clusterIPs") or ()
+        ) == list(old.get("clusterIPs") or ()):
+            spec.pop("clusterIP", None)
+            spec.pop("clusterIPs", None)
+        if list(spec.get("ipFamilies") or ()) == list(old.get("ipFamilies") or ()):
+            spec.pop("ipFamilies", None)
+        if spec.get("ipFamilyPolicy") == old.get("ipFamilyPolicy"):
+            spec.pop("ipFamilyPolicy", None)
+    if rules is None:
         return
-    if spec.get("clusterIP", "") == old.get("clusterIP", "") and list(
-        spec.get("clusterIPs") or ()
-    ) == list(old.get("clusterIPs") or ()):
-        spec.pop("clusterIP", None)
-        spec.pop("clusterIPs", None)
-    if list(spec.get("ipFamilies") or ()) == list(old.get("ipFamilies") or ()):
-        spec.pop("ipFamilies", None)
-    if spec.get("ipFamilyPolicy") == old.get("ipFamilyPolicy"):
-        spec.pop("ipFamilyPolicy", None)
+    release = _release_rules(rules.profile)
+    if release.wipe_node_ports:
+        _drop_node_ports(spec, old)
+    if release.wipe_lb_fields and old.get("type") == "LoadBalancer":
+        new_type = spec.get("type")
+        if new_type != "LoadBalancer":
+            # (both set and equal: upstream compares the two pointers' values)
+            keep = spec.get("allocateLoadBalancerNodePorts")
+            if keep is not None and keep == old.get("allocateLoadBalancerNodePorts"):
+                del spec["allocateLoadBalancerNodePorts"]
+            if spec.get("loadBalancerClass") == old.get("loadBalancerClass"):
+                spec.pop("loadBalancerClass", None)
+
+
+def _uses_node_ports(spec: Mapping[str, Any]) -> bool:
+    return spec.get("type") in ("NodePort", "LoadBalancer")
+
+
+def _uses_health_check_port(spec: Mapping[str, Any]) -> bool:
+    return spec.get("type") == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local"
+
+
+def _drop_node_ports(spec: dict[str, Any], old: Mapping[str, Any]) -> None:
+    """The node-port part of ``dropTypeDependentFields`` (1.20+)."""
+    if _uses_node_ports(old) and not _uses_node_ports(spec):
+        old_ports = {p.get("nodePort") for p in old.get("ports") or () if isinstance(p, dict)}
+        ports = [p for p in spec.get("ports") or () if isinstance(p, dict)]
+        # The user may edit, add or remove ports, but not ask for a node port the stored
+        # object did not have (then validation refuses the ``nodePort``).
+        if all(not p.get("nodePort") or p["nodePort"] in old_ports for p in ports):
+            for port in ports:
+                port.pop("nodePort", None)
+    if (
+        _uses_health_check_port(old)
+        and not _uses_health_check_port(spec)
+        and spec.get("healthCheckNodePort") == old.get("healthCheckNodePort")
+    ):
+        spec.pop("healthCheckNodePort", None)
 
 
 def default_on_read(obj: Manifest, rules: ServiceRules) -> None:
@@ -2087,7 +2143,7 @@ def _ga_write(
         if requests:
             txn.save_rngs()
             _finish_ips(spec, shown, txn.draw(), drawn)
-        drop_type_dependent_fields(spec, old)
+        drop_type_dependent_fields(spec, old, rules)
         _drop_external_traffic_policy(spec, old, rules)
         post = validate_service_update(obj, old_obj, rules, request_ips=request_ips)  # type: ignore[arg-type]
         if post:

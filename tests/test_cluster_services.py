@@ -530,3 +530,19 @@ def test_cluster_empty_namespace_is_default_for_lookups():
     assert cluster.get_service("web", namespace="") == cluster.get_service("web")
     cluster.delete_service("web", namespace="")
     assert sorted(cluster.services) == ["default/kubernetes"]
+
+
+@pytest.mark.parametrize("old_type", ["NodePort", "LoadBalancer"])
+def test_cluster_update_to_cluster_ip_keeping_stored_node_port_accepted(old_type):
+    # the `kubectl edit` flow: the whole stored spec with only `type` changed (1.20+)
+    cluster = Cluster(dual(), seed=1)
+    stored = cluster.create_service(
+        manifest("np", type=old_type, ports=[{"port": 80, "nodePort": 30080}])
+    )
+    spec = dict(stored["spec"], type="ClusterIP")
+    updated = cluster.update_service({"metadata": {"name": "np"}, "spec": spec})["spec"]
+    assert updated["ports"] == [{"port": 80, "protocol": "TCP", "targetPort": 80}]
+    assert updated["clusterIPs"] == stored["spec"]["clusterIPs"]
+    assert "allocateLoadBalancerNodePorts" not in updated
+    assert cluster.get_service("np")["spec"] == updated
+    assert cluster.validate() == []

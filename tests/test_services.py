@@ -2427,3 +2427,128 @@ def test_check_manifest_generate_name_says_not_modelled():
     )
     with pytest.raises(InvalidServiceError, match="name or generateName is required"):
         check_manifest({"metadata": {}, "spec": {"ports": [{"port": 80}]}})
+
+
+# --- dropTypeDependentFields beyond the IP fields (review 2 F1, F9) -----------------------
+_NP_FORBIDDEN = "spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'"
+
+
+@pytest.mark.parametrize(
+    ("version", "old_type", "new_type"),
+    [
+        pytest.param("1.20", "NodePort", "ClusterIP", id="1.20-np-clusterip"),
+        pytest.param("1.21", "LoadBalancer", "ClusterIP", id="1.21-lb-clusterip"),
+        pytest.param("1.23", "NodePort", "ClusterIP", id="1.23-np-clusterip"),
+        pytest.param(None, "NodePort", "ClusterIP", id="newest-np-clusterip"),
+        pytest.param(None, "LoadBalancer", "ClusterIP", id="newest-lb-clusterip"),
+        pytest.param(None, "LoadBalancer", "ExternalName", id="newest-lb-externalname"),
+    ],
+)
+def test_update_type_change_unchanged_node_ports_wiped(version, old_type, new_type):
+    h = Harness((V4,), version=version)
+    stored = h.create({**svc(type=old_type), "ports": [{"port": 80, "nodePort": 30080}]})
+    spec = {**stored["spec"], "type": new_type}
+    if new_type == "ExternalName":
+        spec["externalName"] = "db.example.com"
+    updated = h.update(spec)
+    assert updated["spec"]["type"] == new_type
+    assert [p.get("nodePort") for p in updated["spec"]["ports"]] == [None]
+    assert [p.get("nodePort") for p in stored["spec"]["ports"]] == [30080]  # (a copy)
+
+
+@pytest.mark.parametrize(
+    ("ports", "expected"),
+    [
+        pytest.param([{"port": 81, "nodePort": 30080}], [None], id="port-edited"),
+        pytest.param(
+            [{"name": "a", "port": 80, "nodePort": 30080}, {"name": "b", "port": 81}],
+            [None, None],
+            id="port-added-without-node-port",
+        ),
+        pytest.param([{"port": 80}], [None], id="node-port-omitted"),
+    ],
+)
+def test_update_type_change_no_new_node_port_wiped(ports, expected):
+    h = Harness((V4,))
+    stored = h.create(
+        {
+            **svc(type="NodePort"),
+            "ports": [
+                {"name": "a", "port": 80, "nodePort": 30080},
+                {"name": "b", "port": 82, "nodePort": 30082},
+            ],
+        }
+    )
+    updated = h.update({**stored["spec"], "type": "ClusterIP", "ports": ports})
+    assert [p.get("nodePort") for p in updated["spec"]["ports"]] == expected
+
+
+@pytest.mark.parametrize(
+    "version",
+    [pytest.param("1.19", id="1.19-alpha"), pytest.param(None, id="newest-new-node-port")],
+)
+def test_update_type_change_node_port_refused(version):
+    # 1.16-1.19 had no strategy wipe; from 1.20 a node port the stored object lacks is
+    # the user's own and is refused by validation.
+    h = Harness((V4,), version=version)
+    stored = h.create({**svc(type="NodePort"), "ports": [{"port": 80, "nodePort": 30080}]})
+    new_port = 30080 if version == "1.19" else 30099
+    before = h.state()
+    with pytest.raises(InvalidServiceError) as info:
+        h.update(
+            {**stored["spec"], "type": "ClusterIP", "ports": [{"port": 80, "nodePort": new_port}]}
+        )
+    assert invalid_text(info.value) == _NP_FORBIDDEN
+    assert h.state() == before
+
+
+@pytest.mark.parametrize(
+    ("version", "field", "stored_value", "sent", "expected"),
+    [
+        pytest.param(None, "allocateLoadBalancerNodePorts", None, None, None, id="alnp-default"),
+        pytest.param(
+            "1.21", "allocateLoadBalancerNodePorts", False, False, None, id="alnp-1.21-same"
+        ),
+        pytest.param(
+            None, "allocateLoadBalancerNodePorts", True, False, False, id="alnp-changed-kept"
+        ),
+        pytest.param("1.21", "loadBalancerClass", "x.io/lb", "x.io/lb", None, id="class-same"),
+        pytest.param(None, "loadBalancerClass", "x.io/lb", "y.io/lb", "y.io/lb", id="class-kept"),
+        pytest.param(
+            "1.20", "loadBalancerClass", "x.io/lb", "x.io/lb", "x.io/lb", id="class-1.20"
+        ),
+    ],
+)
+def test_update_leaving_load_balancer_unchanged_fields_dropped(
+    version, field, stored_value, sent, expected
+):
+    h = Harness((V4,), version=version)
+    fields = {} if stored_value is None else {field: stored_value}
+    stored = h.create(svc(type="LoadBalancer", **fields))
+    spec = {**stored["spec"], "type": "ClusterIP"}
+    spec.pop("externalTrafficPolicy", None)
+    spec.pop(field, None)
+    if sent is not None:
+        spec[field] = sent
+    elif field in stored["spec"]:
+        spec[field] = stored["spec"][field]
+    updated = h.update(spec)
+    assert updated["spec"].get(field) == expected
+
+
+@pytest.mark.parametrize(
+    ("new_fields", "expected"),
+    [
+        pytest.param({"type": "ClusterIP"}, None, id="to-clusterip"),
+        pytest.param({"externalTrafficPolicy": "Cluster"}, None, id="etp-cluster"),
+        pytest.param({"type": "NodePort", "healthCheckNodePort": 30501}, 30501, id="changed"),
+        pytest.param({}, 30500, id="still-needed"),
+    ],
+)
+def test_update_health_check_node_port_dropped_when_unused(new_fields, expected):
+    h = Harness((V4,))
+    stored = h.create(
+        svc(type="LoadBalancer", externalTrafficPolicy="Local", healthCheckNodePort=30500)
+    )
+    updated = h.update({**stored["spec"], **new_fields})
+    assert updated["spec"].get("healthCheckNodePort") == expected
