@@ -184,7 +184,11 @@ class _ReleaseRules:
     before validation (strategy ``dropTypeDependentFields``, kubernetes/kubernetes#95196,
     1.20); ``wipe_lb_fields``: it also drops an unchanged
     ``allocateLoadBalancerNodePorts`` and ``loadBalancerClass`` when leaving LoadBalancer
-    (1.21, the 1.21 strategy.go; the 1.20 one has neither).
+    (1.21, the 1.21 strategy.go; the 1.20 one has neither); ``rest_clears_etp``: up to
+    1.22 the REST update (``externalTrafficPolicyUpdate``, ``healthCheckNodePortUpdate``
+    in pkg/registry/core/service/storage/rest.go) clears ``externalTrafficPolicy`` and
+    ``healthCheckNodePort`` whenever the new type no longer uses them, whatever the
+    request says; from 1.23 only the strategy's "drop it if unchanged" is left.
     """
 
     kubelet_port: bool
@@ -193,6 +197,7 @@ class _ReleaseRules:
     etp_external_ips: bool
     wipe_node_ports: bool
     wipe_lb_fields: bool
+    rest_clears_etp: bool
 
 
 def _release_rules(profile: Profile | None) -> _ReleaseRules:
@@ -209,6 +214,7 @@ def _release_rules(profile: Profile | None) -> _ReleaseRules:
             etp_external_ips=minor >= 28,
             wipe_node_ports=minor >= 20,
             wipe_lb_fields=minor >= 21,
+            rest_clears_etp=minor <= 22,
         )
     return rules
 
@@ -890,11 +896,20 @@ def _externally_accessible(spec: Mapping[str, Any], release: _ReleaseRules) -> b
 def _drop_external_traffic_policy(
     spec: dict[str, Any], old: Mapping[str, Any], rules: ServiceRules
 ) -> None:
-    """On a change to a type that takes no ``externalTrafficPolicy``, drop an unchanged one.
+    """On a change to a type that takes no ``externalTrafficPolicy``, drop it.
 
-    (strategy ``dropTypeDependentFields``; before it, 1.16's REST update cleared the field.)
+    1.23+: only an unchanged one (strategy ``dropTypeDependentFields``; a changed one is
+    kept). 1.16-1.22: whatever its value, and likewise ``healthCheckNodePort`` when the
+    Service stops being a LoadBalancer with the ``Local`` policy (the REST update's
+    ``healthCheckNodePortUpdate`` and ``externalTrafficPolicyUpdate``).
     """
     release = _release_rules(rules.profile)
+    if release.rest_clears_etp:
+        if _uses_health_check_port(old) and not _uses_health_check_port(spec):
+            spec.pop("healthCheckNodePort", None)
+        if _externally_accessible(old, release) and not _externally_accessible(spec, release):
+            spec.pop("externalTrafficPolicy", None)
+        return
     if (
         "externalTrafficPolicy" in spec
         and _externally_accessible(old, release)

@@ -2552,3 +2552,45 @@ def test_update_health_check_node_port_dropped_when_unused(new_fields, expected)
     )
     updated = h.update({**stored["spec"], **new_fields})
     assert updated["spec"].get("healthCheckNodePort") == expected
+
+
+# --- 1.16-1.22: the REST update clears externalTrafficPolicy whatever it is (review 2 F6) --
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        pytest.param("1.16", None, id="1.16"),
+        pytest.param("1.19", None, id="1.19"),
+        pytest.param("1.20", None, id="1.20"),
+        pytest.param("1.22", None, id="1.22"),
+        pytest.param("1.23", "Cluster", id="1.23-changed-kept"),
+        pytest.param(None, "Cluster", id="newest-changed-kept"),
+    ],
+)
+def test_update_leaving_node_port_changed_external_traffic_policy(version, expected):
+    h = Harness((V4,), version=version)
+    stored = h.create(svc(type="NodePort", externalTrafficPolicy="Local"))
+    spec = svc(type="ClusterIP", clusterIP=stored["spec"]["clusterIP"])
+    updated = h.update({**spec, "externalTrafficPolicy": "Cluster"})
+    assert updated["spec"].get("externalTrafficPolicy") == expected
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        pytest.param("1.16", (None, None), id="1.16"),
+        pytest.param("1.22", (None, None), id="1.22"),
+        pytest.param(None, (None, 30501), id="newest-etp-same-dropped-hc-changed-kept"),
+    ],
+)
+def test_update_load_balancer_to_external_name_traffic_fields(version, expected):
+    h = Harness((V4,), version=version)
+    h.create(svc(type="LoadBalancer", externalTrafficPolicy="Local", healthCheckNodePort=30500))
+    updated = h.update(
+        svc(
+            type="ExternalName",
+            externalName="db.example.com",
+            externalTrafficPolicy="Local",
+            healthCheckNodePort=30501,
+        )
+    )["spec"]
+    assert (updated.get("externalTrafficPolicy"), updated.get("healthCheckNodePort")) == expected
