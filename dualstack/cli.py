@@ -775,18 +775,15 @@ def _load_cluster(state: LockedState) -> tuple[Cluster, list[str], str] | None:
         )
     cluster = Cluster.from_snapshot(document["cluster"])
     used_flags = [str(f) for f in flags]
-    # The flags and release are what `plan` and a reader see; the snapshot is what the
-    # commands use. A file whose two descriptions disagree was edited: refuse it rather
-    # than let one command follow the flags and another the snapshot.
-    try:
-        described = _config_from_flags(used_flags, version)
-    except DualStackError:
-        described = None
-    if described != cluster.config:
+    # Every command works from the snapshot's own configuration; the stored flags are a
+    # record of how it was made (they are not parsed again: a later dualstack may read
+    # some flags differently, e.g. AllBeta, and the file must still open). The release
+    # must agree, though: a file whose version was changed is refused.
+    if version != cluster.config.profile.version:
         raise _CommandError(
-            f"the state file {name!r} is inconsistent: its flags and version "
-            f"({version!r}) do not describe the configuration of the cluster it holds — "
-            "restore it from a backup or move it away"
+            f"the state file {name!r} is inconsistent: its version {version!r} is not the "
+            f"release of the cluster it holds ({cluster.config.profile.version}) — restore "
+            "it from a backup or move it away"
         )
     return cluster, used_flags, version
 

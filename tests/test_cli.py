@@ -894,13 +894,11 @@ def test_cli_simulate_state_in_missing_directory_refused_before_simulating(tmp_p
 @pytest.mark.parametrize(
     ("key", "value"),
     [
-        pytest.param("flags", ["--cluster-cidr=10.0.0.0/8"], id="flags-edited"),
-        pytest.param("flags", ["--bogus=1"], id="flags-unknown"),
         pytest.param("version", "1.99", id="version-unknown"),
         pytest.param("version", "1.20", id="version-other"),
     ],
 )
-def test_cli_state_file_flags_disagreeing_with_cluster_refused(
+def test_cli_state_file_version_disagreeing_with_cluster_refused(
     cluster_module, tmp_path, capsys, key, value
 ):
     state = tmp_path / "s.json"
@@ -921,3 +919,30 @@ def test_cli_state_file_flags_disagreeing_with_cluster_refused(
         assert_one_line_error(err)
         assert "is inconsistent" in err
     assert state.read_bytes() == kept
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--cluster-cidr=10.0.0.0/8"], ["--bogus=1"], ["--feature-gates=AllBeta=true"]],
+    ids=["flags-edited", "flags-unknown", "flags-read-differently-now"],
+)
+def test_cli_state_file_commands_follow_the_snapshot_not_the_stored_flags(
+    cluster_module, tmp_path, capsys, flags
+):
+    # The stored flags are a record; a later dualstack may read them differently
+    # (AllBeta, for one), and the file must still open with the cluster it holds.
+    state = tmp_path / "s.json"
+    manifests = tmp_path / "m.yaml"
+    manifests.write_text("kind: Node\nmetadata: {name: n1}\n")
+    assert call(capsys, "apply", "-f", str(manifests), "--state", str(state))[0] == 0
+    document = json.loads(state.read_text())
+    document["flags"] = flags
+    state.write_text(json.dumps(document))
+    assert call(capsys, "validate", "--state", str(state))[0] == 0
+    code, out, _ = call(capsys, "get", "nodes", "--state", str(state))
+    assert code == 0 and "n1" in out
+    svg = tmp_path / "x.svg"
+    assert (
+        call(capsys, "map", "--range", "10.244.0.0/16", "-o", str(svg), "--state", str(state))[0]
+        == 0
+    )
