@@ -87,8 +87,9 @@ class ConfigError(DualStackError, ValueError):
 
     ``.errors`` holds every violation, each an upstream message optionally followed by
     ``" — "`` and a hint. ``str()`` is the single error, or all of them one per line.
-    ``.message`` is the first error as given, without the ``hint`` argument (which
-    ``.hint`` holds and ``.errors`` appends to the last error), as for every error.
+    ``.message`` is the first error's upstream text and ``.hint`` what would work: the
+    ``hint`` argument (which ``.errors`` appends to the last error), else the hint the
+    first error already carries after ``" — "``; as for every error.
     """
 
     def __init__(self, errors: str | Iterable[str], *, hint: str | None = None) -> None:
@@ -101,8 +102,9 @@ class ConfigError(DualStackError, ValueError):
         if len(items) > 1:
             text = f"{len(items)} configuration errors:\n{text}"
         Exception.__init__(self, text)
-        self.message = given[0]
-        self.hint = hint
+        message, _, own_hint = given[0].partition(_HINT_SEPARATOR)
+        self.message = message
+        self.hint = hint if hint else (own_hint or None)
 
 
 class AllocationError(DualStackError):

@@ -437,3 +437,12 @@ def test_invalid_service_error_any_list_brackets_iff_distinct_messages(errors):
         assert body == str(errors[0])
     else:
         assert body == "[" + ", ".join(dict.fromkeys(str(e) for e in errors)) + "]"
+
+
+def test_config_error_message_and_hint_split_from_a_joined_error():
+    # Configuration checks join upstream text and hint before collecting them.
+    error = ConfigError(["upstream text — what would work", "second — its hint"])
+    assert error.message == "upstream text" and error.hint == "what would work"
+    assert error.errors == ("upstream text — what would work", "second — its hint")
+    plain = ConfigError("upstream text")
+    assert plain.message == "upstream text" and plain.hint is None
