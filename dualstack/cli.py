@@ -308,6 +308,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = f"dualstack {args.command}"
         flags = _split_flags(args, extra)
         _check_version(getattr(args, "version", None))
+        if getattr(args, "state", None) == "":
+            raise _CommandError("argument --state: expected a file name", EXIT_USAGE)
         handler = _HANDLERS[args.command]
         return handler(args, flags)
     except _CommandError as failure:

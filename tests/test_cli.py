@@ -946,3 +946,12 @@ def test_cli_state_file_commands_follow_the_snapshot_not_the_stored_flags(
         call(capsys, "map", "--range", "10.244.0.0/16", "-o", str(svg), "--state", str(state))[0]
         == 0
     )
+
+
+@pytest.mark.parametrize(
+    "command", [("simulate", "--nodes", "1"), ("get", "nodes"), ("validate",)]
+)
+def test_cli_empty_state_path_is_a_usage_error(cluster_module, capsys, command):
+    code, out, err = call(capsys, *command, "--state", "")
+    assert (code, out) == (2, "")
+    assert "argument --state: expected a file name" in err
