@@ -459,6 +459,78 @@ def _copy(value: Any) -> Any:
     return value
 
 
+class _NotJSONError(Exception):
+    """Raised by ``_copy_input`` for what a JSON request body cannot carry.
+
+    ``parts`` is the path below the copied value, innermost first (each level appends
+    its key on the way out, so no path is built unless something is wrong).
+    """
+
+    def __init__(self, value: object, *, key: bool) -> None:
+        super().__init__()
+        self.value = value
+        self.key = key
+        self.parts: list[object] = []
+
+    def field_error(self, path: str) -> FieldError:
+        for part in reversed(self.parts):
+            path += f"[{part}]" if type(part) is int else f".{part}"
+        if self.key:
+            value = self.value
+            shown = value if isinstance(value, int | bool) or value is None else str(value)
+            what = _type_name(value)
+            return FieldError(_INVALID, path, shown, f"a key must be a string, not {what}")
+        return _shape_error(path, self.value, "a string, number, boolean, list or mapping")
+
+
+def _copy_input(value: Any) -> Any:
+    """``_copy`` of request data, raising ``_NotJSONError`` for a non-string mapping key or a
+    value JSON has no type for (bytes, a set, any other object).
+
+    kube-apiserver decodes JSON, where every key is a string: its decoder refuses such a
+    body (400), and a stored object must stay JSON for ``Cluster.snapshot()``.
+    """
+    kind = type(value)
+    if kind is dict or (kind not in _SCALARS and isinstance(value, Mapping)):
+        out = value.copy() if kind is dict else dict(value.items())
+        for k, v in out.items():
+            if type(k) is not str and not isinstance(k, str):
+                raise _NotJSONError(k, key=True)
+            if type(v) not in _SCALARS:
+                try:
+                    out[k] = _copy_input(v)
+                except _NotJSONError as err:
+                    err.parts.append(k)
+                    raise
+        return out
+    if kind is list or isinstance(value, list | tuple):
+        items = list(value)
+        for i, v in enumerate(items):
+            if type(v) not in _SCALARS:
+                try:
+                    items[i] = _copy_input(v)
+                except _NotJSONError as err:
+                    err.parts.append(i)
+                    raise
+        return items
+    if kind in _SCALARS or isinstance(value, str | int | float):
+        return value  # (a str/int subclass: JSON text as it stands)
+    raise _NotJSONError(value, key=False)
+
+
+def _copy_in(value: Any, path: str, errors: list[FieldError]) -> Any:
+    """``_copy_input``, its complaint appended to ``errors`` (``value`` is then kept)."""
+    try:
+        return _copy_input(value)
+    except _NotJSONError as err:
+        errors.append(err.field_error(path))
+        return value
+
+
+def _key_error(path: str, key: object) -> FieldError:
+    return _NotJSONError(key, key=True).field_error(path)
+
+
 def _format_drawn(value: int, family: IPFamily) -> str:
     """Go's text of an address the allocator drew (``format_ip``, ~1 us for IPv6).
 
@@ -582,13 +654,18 @@ def check_manifest(manifest: object) -> Manifest:
         )
     # One pass: the spec is copied and checked together. (Assigning to existing keys
     # while iterating is safe: the size never changes.)
+    errors: list[FieldError] = []
     for key, value in obj.items():
-        if type(value) not in _SCALARS:
+        if type(key) is not str and not isinstance(key, str):
+            errors.append(_key_error("<manifest>", key))
+        elif type(value) not in _SCALARS:
             if key == "spec" and (type(value) is dict or isinstance(value, Mapping)):
                 obj[key] = _copy_spec(value)
             else:
-                obj[key] = _copy(value)
-    errors: list[FieldError] = []
+                try:
+                    obj[key] = _copy_input(value)
+                except _NotJSONError as err:
+                    errors.append(err.field_error(key))
     kind = obj.get("kind", "Service")
     if kind != "Service":
         errors.append(FieldError(_INVALID, "kind", kind, 'must be "Service"'))
@@ -691,6 +768,11 @@ def _copy_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
             subclass_keys = False
             for k, v in selector.items():
                 if type(k) is not str:
+                    if not isinstance(k, str):
+                        # (YAML ``{2024: x}``; kubectl would send the key as "2024", a
+                        # dict handed to the library says it is a number)
+                        errors.append(_key_error("spec.selector", k))
+                        continue
                     subclass_keys = True
                 if type(v) is not str:
                     if isinstance(v, str):
@@ -713,10 +795,13 @@ def _copy_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
                 value = out[key] = _copy(value)
                 errors.append(_shape_error("spec.ports", value, "a list of mappings"))
             continue
+        if kind is None:
+            if type(key) is not str and not isinstance(key, str):
+                errors.append(_key_error("spec", key))
+            out[key] = value if type(value) in _SCALARS else _copy_in(value, f"spec.{key}", errors)
+            continue
         value = value if type(value) in _SCALARS else _copy(value)
         out[key] = value
-        if kind is None:
-            continue
         if kind == "strs":
             if type(value) is not list:
                 errors.append(_shape_error(f"spec.{key}", value, "a list of strings"))
@@ -733,7 +818,9 @@ def _copy_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
             else:
                 value = out[key] = _plain_keys(value)
                 for k, v in value.items():
-                    if type(v) is not str:
+                    if not isinstance(k, str):
+                        errors.append(_key_error("spec.selector", k))
+                    elif type(v) is not str:
                         if isinstance(v, str):
                             value[k] = _plain(v)
                         else:
@@ -790,10 +877,13 @@ def _copy_port(i: int, port: Any, errors: list[FieldError]) -> Any:
         errors.append(_shape_error(f"spec.ports[{i}]", port, "a mapping"))
         return port
     for key, value in port.items():
+        if type(key) is not str and not isinstance(key, str):
+            errors.append(_key_error(f"spec.ports[{i}]", key))
+            continue
         if value is None:
             continue
         if type(value) not in _SCALARS:
-            value = port[key] = _copy(value)
+            value = port[key] = _copy_in(value, f"spec.ports[{i}].{key}", errors)
         if key in _PORT_INTS:
             if type(value) is not int:
                 if isinstance(value, int) and not isinstance(value, bool):

@@ -8,9 +8,11 @@ IPv6 and dual-stack clusters in both orders.
 from __future__ import annotations
 
 import random
+from types import MappingProxyType
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -2594,3 +2596,78 @@ def test_update_load_balancer_to_external_name_traffic_fields(version, expected)
         )
     )["spec"]
     assert (updated.get("externalTrafficPolicy"), updated.get("healthCheckNodePort")) == expected
+
+
+# --- what a JSON body cannot carry: non-string keys, other objects (review 2 F3) ----------
+@pytest.mark.parametrize(
+    ("manifest", "expected"),
+    [
+        pytest.param(
+            {"selector": {2024: "release"}},
+            "spec.selector: Invalid value: 2024: a key must be a string, not a number",
+            id="selector-int-key",
+        ),
+        pytest.param(
+            {"selector": {True: "x"}},
+            "spec.selector: Invalid value: true: a key must be a string, not a boolean",
+            id="selector-bool-key",
+        ),
+        pytest.param(
+            {"selector": MappingProxyType({1.5: "x"})},
+            'spec.selector: Invalid value: "1.5": a key must be a string, not a number',
+            id="selector-mapping-float-key",
+        ),
+        pytest.param(
+            {"ports": [{"port": 80, 7: "x"}]},
+            "spec.ports[0]: Invalid value: 7: a key must be a string, not a number",
+            id="port-key",
+        ),
+        pytest.param(
+            {"x-extra": {"a": [1, {2: "b"}]}},
+            "spec.x-extra.a[1]: Invalid value: 2: a key must be a string, not a number",
+            id="nested-unknown-field-key",
+        ),
+        pytest.param(
+            {"x-extra": b"raw"},
+            "spec.x-extra: Invalid value: \"b'raw'\": must be a string, number, boolean, list "
+            "or mapping, not a bytes",
+            id="bytes-value",
+        ),
+    ],
+)
+def test_create_non_json_content_refused(manifest, expected):
+    h = Harness((V4,))
+    before = h.state()
+    with pytest.raises(InvalidServiceError) as info:
+        h.create({**svc(), **manifest})
+    assert invalid_text(info.value) == expected
+    assert h.state() == before and h.stored == {}
+
+
+def test_create_yaml_number_selector_key_refused():
+    manifest = yaml.safe_load(
+        "metadata: {name: y}\nspec:\n  ports: [{port: 80}]\n  selector: {2024: release}\n"
+    )
+    with pytest.raises(InvalidServiceError, match="a key must be a string, not a number"):
+        check_manifest(manifest)
+
+
+@pytest.mark.parametrize(
+    ("manifest", "expected"),
+    [
+        pytest.param(
+            {"metadata": {"name": "w", "labels": {1: "x"}}},
+            "metadata.labels: Invalid value: 1: a key must be a string, not a number",
+            id="label-key",
+        ),
+        pytest.param(
+            {"metadata": {"name": "w"}, None: 1},
+            '<manifest>: Invalid value: "null": a key must be a string, not null',
+            id="top-level-key",
+        ),
+    ],
+)
+def test_check_manifest_non_string_key_refused(manifest, expected):
+    with pytest.raises(InvalidServiceError) as info:
+        check_manifest(manifest)
+    assert invalid_text(info.value) == expected
