@@ -470,13 +470,21 @@ class PodIPAllocator(StoreBacked["PodIPAllocator"]):
         bitmap = self._bitmap
         n = self._n
         if bitmap.count >= n:
-            hint = (
-                f"all {self.size} addresses of {self._pool.cidr} are in use; "
-                "release one or give the node a larger CIDR"
-                if n
-                else f"the window is empty: range_start is past the last usable address "
-                f"{format_ip(self._end, self._family)}; give one at or below it"
-            )
+            if self.size:
+                hint = (
+                    f"all {self.size} addresses of {self._pool.cidr} are in use; "
+                    "release one or give the node a larger CIDR"
+                )
+            elif n:
+                hint = (
+                    f"the window {self._range_text} holds only the gateway; widen "
+                    "range_start/range_end or move the gateway out of it"
+                )
+            else:
+                hint = (
+                    "the window is empty: range_start is past the last usable address "
+                    f"{format_ip(self._end, self._family)}; give one at or below it"
+                )
             raise RangeFullError(
                 f"no IP addresses available in range set: {self._range_text}", hint=hint
             )

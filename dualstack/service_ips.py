@@ -838,6 +838,11 @@ class ServiceIPAllocator(StoreBacked["ServiceIPAllocator"]):
             InvalidAddressError, ConfigError, DualStackError: as the constructor and
                 ``restore``.
         """
+        if not isinstance(snapshot, RangeAllocation):
+            raise DualStackError(
+                f"from_snapshot needs a RangeAllocation, got {type(snapshot).__name__}",
+                hint="use RangeAllocation.from_dict for the JSON form",
+            )
         new = cls(
             snapshot.range,
             version=version,

@@ -532,3 +532,10 @@ def test_pod_ip_allocator_empty_window_raises_range_full_and_changes_nothing() -
     assert a.used == 0 and a.last_reserved is None and list(a) == []
     with pytest.raises(RangeFullError, match=text):
         a.copy().allocate_next()
+
+
+def test_pod_ip_allocator_window_of_only_the_gateway_says_so() -> None:
+    a = PodIPAllocator("10.0.0.0/24", range_start="10.0.0.1", range_end="10.0.0.1")
+    assert a.size == 0
+    with pytest.raises(RangeFullError, match=r"holds only the gateway"):
+        a.allocate_next()

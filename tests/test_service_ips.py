@@ -770,3 +770,8 @@ def test_allocate_int_float_refused_sparse_bitmap_unchanged():
     with pytest.raises(InvalidAddressError, match=r"is not an address int"):
         a.allocate_int(float(int(netaddr.IPAddress("10.0.0.5"))))  # type: ignore[arg-type]
     assert a.used == 0 and list(a.iter_ints()) == []
+
+
+def test_from_snapshot_not_a_range_allocation_refused():
+    with pytest.raises(DualStackError, match=r"^from_snapshot needs a RangeAllocation"):
+        ServiceIPAllocator.from_snapshot({"range": "10.0.0.0/24", "data": ""})  # type: ignore[arg-type]
