@@ -240,10 +240,22 @@ def _service_port_key(protocol: object, port: object, rules: _ReleaseRules) -> s
     )
 
 
+def _utf8_len(text: str) -> int:
+    """``len`` in UTF-8 bytes, as Go counts a string, without failing on a lone surrogate.
+
+    ``json.loads('"\\udcff"')`` gives such a string; it counts 3 bytes, as the U+FFFD
+    Go's JSON decoder makes of it (the pattern checks then refuse it).
+    """
+    try:
+        return len(text.encode())
+    except UnicodeEncodeError:
+        return len(text.encode("utf-8", "surrogatepass"))
+
+
 def _port_name_errors(name: str, rules: _ReleaseRules) -> list[str]:
     """``IsValidPortName``: a named ``targetPort``."""
     errs: list[str] = []
-    if len(name.encode()) > 15:
+    if _utf8_len(name) > 15:
         errs.append("must be no more than 15 characters")
     if not _PORT_NAME_CHARS_RE.fullmatch(name):
         errs.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
@@ -267,7 +279,7 @@ def _label_key_errors(key: str) -> list[str]:
         if not prefix:
             errs.append("prefix part must be non-empty")
         else:
-            if len(prefix.encode()) > 253:
+            if _utf8_len(prefix) > 253:
                 errs.append("prefix part must be no more than 253 characters")
             if not _DNS1123_SUBDOMAIN_RE.fullmatch(prefix):
                 errs.append("prefix part " + _DNS1123_SUBDOMAIN_DETAIL)
@@ -278,7 +290,7 @@ def _label_key_errors(key: str) -> list[str]:
         ]
     if not name:
         errs.append("name part must be non-empty")
-    elif len(name.encode()) > 63:
+    elif _utf8_len(name) > 63:
         errs.append("name part must be no more than 63 characters")
     if not _QNAME_RE.fullmatch(name):
         errs.append("name part " + _QNAME_DETAIL)
@@ -305,7 +317,7 @@ _GOOD_LABELS: Final[set[tuple[str, str]]] = set()
 
 def _label_errors(key: str, value: str) -> list[FieldError]:
     errs = [FieldError(_INVALID, "spec.selector", key, m) for m in _label_key_errors(key)]
-    if len(value.encode()) > 63:
+    if _utf8_len(value) > 63:
         errs.append(
             FieldError(_INVALID, "spec.selector", value, "must be no more than 63 characters")
         )

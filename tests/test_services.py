@@ -2671,3 +2671,26 @@ def test_check_manifest_non_string_key_refused(manifest, expected):
     with pytest.raises(InvalidServiceError) as info:
         check_manifest(manifest)
     assert invalid_text(info.value) == expected
+
+
+# --- a lone surrogate (json.loads of "\udcff") is refused, not a crash (review 2 F4) -------
+@pytest.mark.parametrize(
+    ("fields", "path"),
+    [
+        pytest.param({"selector": {"app": "\udcff"}}, "spec.selector", id="selector-value"),
+        pytest.param({"selector": {"\udcff": "x"}}, "spec.selector", id="selector-key"),
+        pytest.param({"selector": {"a\udcff.io/x": "y"}}, "spec.selector", id="selector-prefix"),
+        pytest.param(
+            {"ports": [{"port": 80, "targetPort": "\udcff"}]},
+            "spec.ports[0].targetPort",
+            id="target-port",
+        ),
+    ],
+)
+def test_create_lone_surrogate_refused(fields, path):
+    h = Harness((V4,))
+    before = h.state()
+    with pytest.raises(InvalidServiceError) as info:
+        h.create({**svc(), **fields})
+    assert [e.field for e in info.value.field_errors] == [path] * len(info.value.field_errors)
+    assert h.state() == before
