@@ -171,6 +171,22 @@ class _LoadBalancerPool:
         ]
 
 
+def _lookup_key(name: object, namespace: object) -> str:
+    """The ``"namespace/name"`` key ``get_service``/``delete_service`` look up.
+
+    A ``str`` subclass counts as its characters, as ``check_manifest`` stores it (an
+    f-string would format a ``(str, Enum)`` member as ``"N.WEB"``); an empty or ``None``
+    namespace is ``default``. Anything else is looked up as its text.
+    """
+    if isinstance(name, str):
+        name = str.__str__(name)
+    if not namespace:
+        namespace = "default"
+    elif isinstance(namespace, str):
+        namespace = str.__str__(namespace)
+    return f"{namespace}/{name}"
+
+
 class Cluster:
     """A simulated cluster: Services (and, in their own parts, nodes and Pods).
 
@@ -445,7 +461,7 @@ class Cluster:
         Raises:
             NotFoundError: ``services "<name>" not found``.
         """
-        key = f"{namespace or 'default'}/{name}"
+        key = _lookup_key(name, namespace)
         old = self._services.pop(key, None)
         if old is None:
             raise self._not_found(key)
@@ -477,7 +493,7 @@ class Cluster:
         Raises:
             NotFoundError: ``services "<name>" not found``.
         """
-        key = f"{namespace or 'default'}/{name}"
+        key = _lookup_key(name, namespace)
         stored = self._services.get(key)
         if stored is None:
             raise self._not_found(key)

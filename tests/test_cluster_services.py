@@ -8,6 +8,7 @@ equivalents, LoadBalancer pools, atomicity and the read-only views.
 from __future__ import annotations
 
 import copy
+import enum
 from typing import Any
 
 import pytest
@@ -546,3 +547,25 @@ def test_cluster_update_to_cluster_ip_keeping_stored_node_port_accepted(old_type
     assert "allocateLoadBalancerNodePorts" not in updated
     assert cluster.get_service("np")["spec"] == updated
     assert cluster.validate() == []
+
+
+class _Names(str, enum.Enum):  # noqa: UP042 (not StrEnum: its str() would be "web")
+    WEB = "web"
+    TEAM = "team"
+
+
+def test_cluster_str_enum_name_and_namespace_found_by_get_and_delete():
+    cluster = Cluster(dual(), seed=1)
+    created = cluster.create_service(
+        {
+            "metadata": {"name": _Names.WEB, "namespace": _Names.TEAM},
+            "spec": {"ports": [{"port": 80}]},
+        }
+    )
+    assert sorted(cluster.services) == ["default/kubernetes", "team/web"]
+    assert cluster.get_service(_Names.WEB, namespace=_Names.TEAM) == created
+    assert cluster.get_service("web", namespace="team") == created
+    cluster.delete_service(_Names.WEB, namespace=_Names.TEAM)
+    assert sorted(cluster.services) == ["default/kubernetes"]
+    with pytest.raises(NotFoundError, match='services "web" not found'):
+        cluster.get_service(_Names.WEB, namespace=_Names.TEAM)
