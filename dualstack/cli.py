@@ -1039,8 +1039,25 @@ def _pod_object(pod: Any) -> dict[str, Any]:
     }
 
 
+def _not_found(kind: str, args: argparse.Namespace) -> _CommandError:
+    """``<kind> NAME not found``, naming the namespace searched and a listing that shows it."""
+    where = repr(args.state)
+    listing = f"'dualstack get {kind}s --state {args.state}'"
+    if kind != "node":
+        ns, _ = _split_name(args.name, args.namespace)
+        where = f"namespace {ns!r} of {where}"
+        listing = f"'dualstack get {kind}s -A --state {args.state}'"
+    return _CommandError(f"{kind} {args.name!r} not found in {where} — list them with {listing}")
+
+
 def _cmd_get(args: argparse.Namespace, flags: list[str]) -> int:
     kind = _kind(args.kind)
+    if args.name is not None and args.all_namespaces:
+        raise _CommandError(
+            "a resource cannot be retrieved by name across all namespaces: give -n NS or "
+            "NS/NAME instead of -A",
+            EXIT_USAGE,
+        )
     with StateFile(args.state).locked(shared=True) as state:
         cluster, _, _ = _need_cluster(state)
     objects: list[dict[str, Any]]
@@ -1067,10 +1084,7 @@ def _cmd_get(args: argparse.Namespace, flags: list[str]) -> int:
             services = [(k, s) for k, s in services if k.partition("/")[0] == args.namespace]
         objects = [s for _, s in services]
     if args.name is not None and not objects:
-        raise _CommandError(
-            f"{kind} {args.name!r} not found in {args.state!r} — list them with "
-            f"'dualstack get {kind}s --state {args.state}'"
-        )
+        raise _not_found(kind, args)
     out = sys.stdout
     if args.output in ("json", "yaml"):
         document: Any = (
@@ -1149,10 +1163,7 @@ def _cmd_delete(args: argparse.Namespace, flags: list[str]) -> int:
                 else:
                     cluster.delete_service(bare, namespace=ns)
         except LookupError:
-            raise _CommandError(
-                f"{kind} {args.name!r} not found in {args.state!r} — list them with "
-                f"'dualstack get {kind}s --state {args.state}'"
-            ) from None
+            raise _not_found(kind, args) from None
         _save_cluster(state, cluster, used_flags, version)
     print(f'{kind} "{shown}" deleted')
     return EXIT_OK

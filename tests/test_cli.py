@@ -955,3 +955,22 @@ def test_cli_empty_state_path_is_a_usage_error(cluster_module, capsys, command):
     code, out, err = call(capsys, *command, "--state", "")
     assert (code, out) == (2, "")
     assert "argument --state: expected a file name" in err
+
+
+def test_cli_get_name_not_found_names_the_namespace_and_a_listing_that_shows_it(
+    cluster_module, tmp_path, capsys
+):
+    state = tmp_path / "s.json"
+    manifests = tmp_path / "m.yaml"
+    manifests.write_text(
+        "kind: Service\nmetadata: {name: web, namespace: team}\nspec: {ports: [{port: 80}]}\n"
+    )
+    assert call(capsys, "apply", "-f", str(manifests), "--state", str(state))[0] == 0
+    code, out, err = call(capsys, "get", "svc", "web", "--state", str(state))
+    assert (code, out) == (1, "")
+    assert f"service 'web' not found in namespace 'default' of '{state}'" in err
+    assert f"'dualstack get services -A --state {state}'" in err
+    assert call(capsys, "get", "svc", "team/web", "--state", str(state))[0] == 0
+    code, out, err = call(capsys, "get", "svc", "web", "-A", "--state", str(state))
+    assert (code, out) == (2, "")
+    assert "cannot be retrieved by name across all namespaces" in err
