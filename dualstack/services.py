@@ -812,8 +812,13 @@ def _copy_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
                 errors.append(_key_error("spec", key))
             out[key] = value if type(value) in _SCALARS else _copy_in(value, f"spec.{key}", errors)
             continue
-        value = value if type(value) in _SCALARS else _copy(value)
-        out[key] = value
+        if type(value) not in _SCALARS:
+            found = len(errors)
+            value = out[key] = _copy_in(value, f"spec.{key}", errors)
+            if len(errors) > found:
+                continue  # (not JSON: said once, its shape is not judged)
+        else:
+            out[key] = value
         if kind == "strs":
             if type(value) is not list:
                 errors.append(_shape_error(f"spec.{key}", value, "a list of strings"))
@@ -829,19 +834,42 @@ def _copy_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
                 errors.append(_shape_error("spec.selector", value, "a mapping"))
             else:
                 value = out[key] = _plain_keys(value)
-                for k, v in value.items():
-                    if not isinstance(k, str):
-                        errors.append(_key_error("spec.selector", k))
-                    elif type(v) is not str:
+                for k, v in value.items():  # (keys: ``_copy_in`` proved them strings)
+                    if type(v) is not str:
                         if isinstance(v, str):
                             value[k] = _plain(v)
                         else:
                             errors.append(_shape_error(f"spec.selector.{k}", v, "a string"))
-        elif kind == "bool" and type(value) is not bool:
-            errors.append(_shape_error(f"spec.{key}", value, "a boolean"))
+        elif kind == "bool":
+            if type(value) is not bool:
+                errors.append(_shape_error(f"spec.{key}", value, "a boolean"))
+        elif kind == "affinity":
+            errors.extend(_affinity_config_shape(value))
     if errors:
         out[_SHAPE_ERRORS] = errors
     return out
+
+
+def _affinity_config_shape(config: Any) -> list[FieldError]:
+    """The decoder's view of ``sessionAffinityConfig``: ``{clientIP: {timeoutSeconds: int}}``.
+
+    (Fixes an ``int`` subclass in place; ``config`` is the copy being built.)
+    """
+    path = "spec.sessionAffinityConfig"
+    if type(config) is not dict:
+        return [_shape_error(path, config, "a mapping")]
+    client_ip = config.get("clientIP")
+    if client_ip is None:
+        return []
+    if type(client_ip) is not dict:
+        return [_shape_error(path + ".clientIP", client_ip, "a mapping")]
+    timeout = client_ip.get("timeoutSeconds")
+    if timeout is None or type(timeout) is int:
+        return []
+    if isinstance(timeout, int) and not isinstance(timeout, bool):
+        client_ip["timeoutSeconds"] = int(timeout)  # an IntEnum member is its number
+        return []
+    return [_shape_error(path + ".clientIP.timeoutSeconds", timeout, "an integer")]
 
 
 _SPEC_KINDS: Final = {
@@ -850,6 +878,7 @@ _SPEC_KINDS: Final = {
     "selector": "selector",
     "ports": "ports",
     "allocateLoadBalancerNodePorts": "bool",
+    "sessionAffinityConfig": "affinity",
 }
 
 
@@ -1532,6 +1561,31 @@ def _validate_external_name(spec: Mapping[str, Any]) -> list[FieldError]:
     return errs
 
 
+def _affinity_timeout_errors(spec: Mapping[str, Any]) -> list[FieldError]:
+    """``validateAffinityTimeout``: 1 to 86400 seconds (``ClientIP`` affinity).
+
+    v1 defaulting has filled ``sessionAffinityConfig.clientIP.timeoutSeconds`` (so
+    upstream's "Required value" errors cannot happen); read defensively all the same.
+    """
+    config = spec.get("sessionAffinityConfig")
+    client_ip = config.get("clientIP") if isinstance(config, Mapping) else None
+    timeout = client_ip.get("timeoutSeconds") if isinstance(client_ip, Mapping) else None
+    if type(timeout) is not int or 0 < timeout <= _MAX_AFFINITY_SECONDS:
+        return []
+    return [
+        FieldError(
+            _INVALID,
+            "spec.sessionAffinityConfig.clientIP.timeoutSeconds",
+            timeout,
+            f"must be greater than 0 and less than {_MAX_AFFINITY_SECONDS}",
+        )
+    ]
+
+
+_MAX_AFFINITY_SECONDS: Final = 86400
+"""``core.MaxClientIPServiceAffinitySeconds`` (one day)."""
+
+
 def _validate_common_tail(
     spec: Mapping[str, Any], cluster_ip_errors: Iterable[FieldError], port_rules: _ReleaseRules
 ) -> list[FieldError]:
@@ -1550,6 +1604,8 @@ def _validate_common_tail(
                 'supported values: "ClientIP", "None"',
             )
         )
+    elif affinity == "ClientIP":
+        errs.extend(_affinity_timeout_errors(spec))
     errs.extend(cluster_ip_errors)  # where ValidateService checks the dual-stack fields
     svc_type = spec.get("type", "")
     if svc_type not in SERVICE_TYPES:

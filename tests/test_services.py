@@ -2694,3 +2694,71 @@ def test_create_lone_surrogate_refused(fields, path):
         h.create({**svc(), **fields})
     assert [e.field for e in info.value.field_errors] == [path] * len(info.value.field_errors)
     assert h.state() == before
+
+
+# --- sessionAffinityConfig: shape and timeout range (review 2 F10) ------------------------
+_TIMEOUT_PATH = "spec.sessionAffinityConfig.clientIP.timeoutSeconds"
+
+
+@pytest.mark.parametrize(
+    ("version", "config", "expected"),
+    [
+        pytest.param(
+            None,
+            [1],
+            'spec.sessionAffinityConfig: Invalid value: "[1]": must be a mapping, not a list',
+            id="config-list",
+        ),
+        pytest.param(
+            None,
+            {"clientIP": "x"},
+            'spec.sessionAffinityConfig.clientIP: Invalid value: "x": must be a mapping, '
+            "not a string",
+            id="client-ip-string",
+        ),
+        pytest.param(
+            None,
+            {"clientIP": {"timeoutSeconds": "x"}},
+            f'{_TIMEOUT_PATH}: Invalid value: "x": must be an integer, not a string',
+            id="timeout-string",
+        ),
+        pytest.param(
+            None,
+            {"clientIP": {"timeoutSeconds": True}},
+            f"{_TIMEOUT_PATH}: Invalid value: true: must be an integer, not a boolean",
+            id="timeout-bool",
+        ),
+        pytest.param(
+            None,
+            {"clientIP": {"timeoutSeconds": 0}},
+            f"{_TIMEOUT_PATH}: Invalid value: 0: must be greater than 0 and less than 86400",
+            id="timeout-zero",
+        ),
+        pytest.param(
+            "1.16",
+            {"clientIP": {"timeoutSeconds": 86401}},
+            f"{_TIMEOUT_PATH}: Invalid value: 86401: must be greater than 0 and less than 86400",
+            id="timeout-too-long-1.16",
+        ),
+    ],
+)
+def test_create_session_affinity_config_refused(version, config, expected):
+    h = Harness((V4,), version=version)
+    before = h.state()
+    with pytest.raises(InvalidServiceError) as info:
+        h.create(svc(sessionAffinity="ClientIP", sessionAffinityConfig=config))
+    assert invalid_text(info.value) == expected
+    assert h.state() == before
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        pytest.param({"clientIP": {"timeoutSeconds": 86400}}, 86400, id="one-day"),
+        pytest.param({"clientIP": {"timeoutSeconds": 1}}, 1, id="one-second"),
+        pytest.param({"clientIP": None}, 10800, id="client-ip-null-defaulted"),
+    ],
+)
+def test_create_session_affinity_config_accepted(config, expected):
+    stored = Harness((V4,)).create(svc(sessionAffinity="ClientIP", sessionAffinityConfig=config))
+    assert stored["spec"]["sessionAffinityConfig"] == {"clientIP": {"timeoutSeconds": expected}}
