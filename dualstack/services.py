@@ -188,7 +188,10 @@ class _ReleaseRules:
     1.22 the REST update (``externalTrafficPolicyUpdate``, ``healthCheckNodePortUpdate``
     in pkg/registry/core/service/storage/rest.go) clears ``externalTrafficPolicy`` and
     ``healthCheckNodePort`` whenever the new type no longer uses them, whatever the
-    request says; from 1.23 only the strategy's "drop it if unchanged" is left.
+    request says; from 1.23 only the strategy's "drop it if unchanged" is left;
+    ``app_protocol_checked``: a port's ``appProtocol`` is a qualified name (the
+    ``ServiceAppProtocol`` gate, beta and on by default from 1.19); before, 1.16-1.17 do
+    not know the field and 1.18's alpha gate is off, so it is dropped.
     """
 
     kubelet_port: bool
@@ -198,6 +201,7 @@ class _ReleaseRules:
     wipe_node_ports: bool
     wipe_lb_fields: bool
     rest_clears_etp: bool
+    app_protocol_checked: bool
 
 
 def _release_rules(profile: Profile | None) -> _ReleaseRules:
@@ -215,6 +219,7 @@ def _release_rules(profile: Profile | None) -> _ReleaseRules:
             wipe_node_ports=minor >= 20,
             wipe_lb_fields=minor >= 21,
             rest_clears_etp=minor <= 22,
+            app_protocol_checked=minor >= 19,
         )
     return rules
 
@@ -1476,6 +1481,12 @@ def _validate_ports(spec: Mapping[str, Any], rules: _ReleaseRules) -> list[Field
         target = port.get("targetPort")
         if type(target) is not int or not 0 < target <= 65535:  # (the usual port skips)
             errs.extend(_target_port_errors(i, target, number, rules))
+        if "appProtocol" in port and rules.app_protocol_checked:
+            app = port["appProtocol"]
+            errs.extend(
+                FieldError(_INVALID, f"spec.ports[{i}].appProtocol", app, m)
+                for m in _label_key_errors(app)
+            )
     return errs
 
 
@@ -2500,6 +2511,8 @@ def _validate_alpha_service(
 def _alpha_prepare(obj: Manifest, old: Manifest | None, rules: ServiceRules) -> None:
     spec = obj["spec"]
     _drop_ga_only(spec)
+    if not _release_rules(rules.profile).app_protocol_checked:
+        _drop_app_protocol(spec, old["spec"] if old is not None else None, rules)
     apply_v1_defaults(obj, rules)
     obj["status"] = _copy(old["status"]) if old is not None else {"loadBalancer": {}}
     old_spec = old["spec"] if old is not None else None
@@ -2513,6 +2526,26 @@ def _alpha_prepare(obj: Manifest, old: Manifest | None, rules: ServiceRules) -> 
     elif old_spec is None or old_spec.get("ipFamily") is None:
         # dropServiceDisabledFields: the field is cleared unless already in use
         spec.pop("ipFamily", None)
+
+
+def _drop_app_protocol(
+    spec: dict[str, Any], old: Mapping[str, Any] | None, rules: ServiceRules
+) -> None:
+    """1.16-1.18: a port's ``appProtocol`` is not stored.
+
+    1.16-1.17's decoder does not know the field; 1.18's ``dropServiceDisabledFields``
+    (the ``ServiceAppProtocol`` alpha gate off, its default) keeps it only when the
+    stored object already uses it.
+    """
+    if (
+        old is not None
+        and _release_rules(rules.profile).app_protocol  # (1.18: the field exists)
+        and any(isinstance(p, dict) and "appProtocol" in p for p in old.get("ports") or ())
+    ):
+        return
+    for port in spec.get("ports") or ():
+        if isinstance(port, dict):
+            port.pop("appProtocol", None)
 
 
 def _alpha_allocate(

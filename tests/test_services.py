@@ -2762,3 +2762,64 @@ def test_create_session_affinity_config_refused(version, config, expected):
 def test_create_session_affinity_config_accepted(config, expected):
     stored = Harness((V4,)).create(svc(sessionAffinity="ClientIP", sessionAffinityConfig=config))
     assert stored["spec"]["sessionAffinityConfig"] == {"clientIP": {"timeoutSeconds": expected}}
+
+
+# --- appProtocol: a qualified name from 1.19, not stored before (review 2 F8) -------------
+_APP_PROTOCOL_TEXT = (
+    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and "
+    "end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex "
+    "used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+)
+
+
+@pytest.mark.parametrize(
+    ("version", "app", "expected"),
+    [
+        pytest.param(
+            None,
+            "bad value!",
+            [f'spec.ports[0].appProtocol: Invalid value: "bad value!": {_APP_PROTOCOL_TEXT}'],
+            id="newest-bad",
+        ),
+        pytest.param(
+            "1.19",
+            "",
+            [
+                'spec.ports[0].appProtocol: Invalid value: "": name part must be non-empty',
+                f'spec.ports[0].appProtocol: Invalid value: "": {_APP_PROTOCOL_TEXT}',
+            ],
+            id="1.19-empty",
+        ),
+    ],
+)
+def test_create_app_protocol_refused(version, app, expected):
+    h = Harness((V4,), version=version)
+    with pytest.raises(InvalidServiceError) as info:
+        h.create({**svc(), "ports": [{"port": 80, "appProtocol": app}]})
+    assert [str(e) for e in info.value.field_errors] == expected
+
+
+@pytest.mark.parametrize(
+    ("version", "app", "expected"),
+    [
+        pytest.param(None, "kubernetes.io/h2c", "kubernetes.io/h2c", id="newest-prefixed"),
+        pytest.param("1.19", "https", "https", id="1.19-kept"),
+        pytest.param("1.18", "bad value!", None, id="1.18-dropped"),
+        pytest.param("1.16", "https", None, id="1.16-unknown-field"),
+    ],
+)
+def test_create_app_protocol_stored(version, app, expected):
+    stored = Harness((V4,), version=version).create(
+        {**svc(), "ports": [{"port": 80, "appProtocol": app}]}
+    )
+    assert stored["spec"]["ports"][0].get("appProtocol") == expected
+
+
+def test_update_app_protocol_in_use_kept_on_1_18():
+    h = Harness((V4,), version="1.18")
+    stored = h.create({**svc(), "ports": [{"port": 80}]})
+    stored["spec"]["ports"][0]["appProtocol"] = "https"  # (stored with the gate on)
+    spec = {**svc(clusterIP=stored["spec"]["clusterIP"]), "ports": [{"port": 80}]}
+    spec["ports"][0]["appProtocol"] = "http"
+    updated = h.update(spec)
+    assert updated["spec"]["ports"][0]["appProtocol"] == "http"
