@@ -283,6 +283,20 @@ class Cluster:
                 return key
         return None
 
+    def _shared_kubernetes_address(self, key: str) -> tuple[IPFamily, int] | None:
+        """The address a change of ``key`` must never release on a shared store.
+
+        Every cluster on a store has its own ``default/kubernetes`` at the first address
+        of the primary range, all holding the one bit in the store; no cluster can see
+        whether the others' still hold it. So on a store that bit is never given back
+        by ``kubernetes`` — not on delete (it is recreated there) nor on an update that
+        gives the address up (``type: ExternalName``): another cluster's Service could
+        then take the address every other cluster's ``kubernetes`` still has.
+        """
+        if self._store is None or key != KUBERNETES_SERVICE_KEY:
+            return None
+        return self._kubernetes_address()
+
     def _ensure_kubernetes_service(self) -> None:
         """The bootstrap controller's ``default/kubernetes`` Service (§1.11).
 
@@ -431,9 +445,10 @@ class Cluster:
         )
         stored = outcome.service
         # Committed: release what the update gave up, then settle the LoadBalancer.
+        keep = self._shared_kubernetes_address(key)
         for family, ip in outcome.release:
             allocator = self._service_allocators.get(family)
-            if allocator is not None:
+            if allocator is not None and (family, parse_ip(ip)[0]) != keep:
                 # On a store, a release that fails after the commit leaves the address
                 # marked with no Service (a leak, never a double), as kube-apiserver
                 # only logs it; the update itself stands.
@@ -466,8 +481,11 @@ class Cluster:
         if old is None:
             raise self._not_found(key)
         held = self._service_ips.pop(key, ())
-        if self._store is not None and key == KUBERNETES_SERVICE_KEY:
-            held = ()  # every cluster on the store holds it: recreated below, never freed
+        keep = self._shared_kubernetes_address(key)
+        if keep is not None:
+            # every cluster on the store holds it: recreated below, never freed (any
+            # other address an updated kubernetes Service got is released as usual)
+            held = tuple(pair for pair in held if pair != keep)
         released = False
         try:
             for family, value in held:

@@ -569,3 +569,44 @@ def test_cluster_str_enum_name_and_namespace_found_by_get_and_delete():
     assert sorted(cluster.services) == ["default/kubernetes"]
     with pytest.raises(NotFoundError, match='services "web" not found'):
         cluster.get_service(_Names.WEB, namespace=_Names.TEAM)
+
+
+_TO_EXTERNAL = {
+    "metadata": {"name": "kubernetes"},
+    "spec": {"type": "ExternalName", "externalName": "api.example.com"},
+}
+
+
+def test_cluster_store_kubernetes_update_away_keeps_shared_address():
+    # Every cluster's kubernetes Service holds 10.96.0.1 in the one store: one cluster
+    # changing its own to ExternalName must not hand the address to anyone else.
+    from dualstack.store import MemoryStore
+
+    store = MemoryStore()
+    first = Cluster(dual(), seed=1, store=store)
+    second = Cluster(dual(), seed=2, store=store)
+    first.update_service(_TO_EXTERNAL)
+    for cluster in (second, first):
+        with pytest.raises(InvalidServiceError, match="provided IP is already allocated"):
+            cluster.create_service(manifest("thief", clusterIP="10.96.0.1"))
+    assert first.validate() == [] and second.validate() == []
+    first.delete_service("kubernetes")  # recreated at the shared address
+    assert first.get_service("kubernetes")["spec"]["clusterIPs"] == ["10.96.0.1"]
+    assert second.get_service("kubernetes")["spec"]["clusterIPs"] == ["10.96.0.1"]
+    assert first.validate() == [] and second.validate() == []
+
+
+def test_cluster_store_kubernetes_delete_releases_its_other_addresses():
+    from dualstack.store import MemoryStore
+
+    cluster = Cluster(dual(), seed=1, store=MemoryStore())
+    spec = dict(cluster.get_service("kubernetes")["spec"], ipFamilyPolicy="RequireDualStack")
+    spec.pop("ipFamilies")
+    upgraded = cluster.update_service({"metadata": {"name": "kubernetes"}, "spec": spec})
+    secondary = upgraded["spec"]["clusterIPs"][1]
+    assert secondary in cluster.service_allocators[IPFamily.IPv6]
+    cluster.delete_service("kubernetes")
+    assert secondary not in cluster.service_allocators[IPFamily.IPv6]
+    assert "10.96.0.1" in cluster.service_allocators[IPFamily.IPv4]
+    assert cluster.get_service("kubernetes")["spec"]["clusterIPs"] == ["10.96.0.1"]
+    assert cluster.validate() == []
