@@ -14,6 +14,7 @@ returned; the machine checks the invariants of issue 5 after every step:
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from hypothesis import settings
@@ -129,15 +130,21 @@ class ServiceMachine(RuleBasedStateMachine):
         name=NAMES,
         policy=st.sampled_from([None, "SingleStack", "PreferDualStack", "RequireDualStack"]),
         headless=st.booleans(),
+        node_port=st.sampled_from([None, "NodePort", "LoadBalancer"]),
     )
-    def create_well_formed(self, name: str, policy: str | None, headless: bool) -> None:
+    def create_well_formed(
+        self, name: str, policy: str | None, headless: bool, node_port: str | None
+    ) -> None:
         # Most random specs are refused; this keeps enough Services alive for the
-        # update rules to reach the upgrade, downgrade and headless paths.
+        # update rules to reach the upgrade, downgrade, headless and type-change paths.
         spec: dict[str, Any] = {"selector": {"app": "x"}, "ports": [{"port": 80}]}
         if policy:
             spec["ipFamilyPolicy"] = policy
         if headless:
             spec["clusterIP"] = "None"
+        elif node_port:
+            spec["type"] = node_port
+            spec["ports"] = [{"port": 80, "nodePort": 30080}]
         self._attempt(lambda: self.cluster.create_service(manifest(name, spec)), f"default/{name}")
 
     @rule(name=NAMES, spec=service_specs(), keep_ips=st.booleans())
@@ -160,6 +167,23 @@ class ServiceMachine(RuleBasedStateMachine):
             return
         spec = dict(self.model[key]["spec"], ipFamilyPolicy=policy)
         self._attempt(lambda: self.cluster.update_service(manifest(name, spec)), key)
+
+    @rule(name=NAMES, new_type=st.sampled_from(["ClusterIP", "NodePort", "LoadBalancer"]))
+    def change_type(self, name: str, new_type: str) -> None:
+        # `kubectl edit`: the stored object re-applied with only its type changed.
+        key = f"default/{name}"
+        if key not in self.model:
+            return
+        old = self.model[key]["spec"]
+        spec = copy.deepcopy(dict(old, type=new_type))
+        self._attempt(lambda: self.cluster.update_service(manifest(name, spec)), key)
+        leaving = old.get("type") in ("NodePort", "LoadBalancer") and new_type == "ClusterIP"
+        if leaving and not self.alpha:
+            # 1.20+ wipe the stored node ports before validation: always accepted
+            stored = self.model[key]["spec"]
+            assert stored["type"] == "ClusterIP", "kubectl edit to ClusterIP was refused"
+            assert not any(p.get("nodePort") for p in stored.get("ports") or ())
+            assert "allocateLoadBalancerNodePorts" not in stored
 
     @rule(name=NAMES)
     def delete(self, name: str) -> None:
