@@ -856,25 +856,38 @@ def _copy_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _affinity_config_shape(config: Any) -> list[FieldError]:
-    """The decoder's view of ``sessionAffinityConfig``: ``{clientIP: {timeoutSeconds: int}}``.
+    """The decoder's view of ``sessionAffinityConfig``: a mapping, ``clientIP`` a mapping.
 
-    (Fixes an ``int`` subclass in place; ``config`` is the copy being built.)
+    (The type of ``clientIP.timeoutSeconds`` is checked by ``apply_v1_defaults``: an
+    older release of this library stored a string there, and the snapshot loader,
+    which runs ``check_manifest`` on stored objects, must still read such a file.)
     """
     path = "spec.sessionAffinityConfig"
     if type(config) is not dict:
         return [_shape_error(path, config, "a mapping")]
     client_ip = config.get("clientIP")
+    if client_ip is not None and type(client_ip) is not dict:
+        return [_shape_error(path + ".clientIP", client_ip, "a mapping")]
+    return []
+
+
+def _affinity_timeout_shape(config: Mapping[str, Any]) -> list[FieldError]:
+    """``sessionAffinityConfig.clientIP.timeoutSeconds`` is an integer (or absent).
+
+    (Fixes an ``int`` subclass in place; ``config`` is the request's copy, its shape
+    already proved by ``_affinity_config_shape``.)
+    """
+    client_ip = config.get("clientIP")
     if client_ip is None:
         return []
-    if type(client_ip) is not dict:
-        return [_shape_error(path + ".clientIP", client_ip, "a mapping")]
     timeout = client_ip.get("timeoutSeconds")
     if timeout is None or type(timeout) is int:
         return []
     if isinstance(timeout, int) and not isinstance(timeout, bool):
         client_ip["timeoutSeconds"] = int(timeout)  # an IntEnum member is its number
         return []
-    return [_shape_error(path + ".clientIP.timeoutSeconds", timeout, "an integer")]
+    path = "spec.sessionAffinityConfig.clientIP.timeoutSeconds"
+    return [_shape_error(path, timeout, "an integer")]
 
 
 _SPEC_KINDS: Final = {
@@ -971,8 +984,21 @@ def apply_v1_defaults(obj: Manifest, rules: ServiceRules) -> None:
     field is defaulted here; 1.20-1.22 with ``IPv6DualStack`` on default a missing
     ``ipFamilyPolicy`` to ``RequireDualStack`` when the request carries two
     ``clusterIPs`` or two ``ipFamilies`` (§3.3a).
+
+    Raises:
+        InvalidServiceError: ``sessionAffinityConfig.clientIP.timeoutSeconds`` is not an
+            integer (kube-apiserver could not decode the request).
     """
     spec = obj["spec"]
+    config = spec.get("sessionAffinityConfig")
+    if config is not None:
+        shape = _affinity_timeout_shape(config)
+        if shape:
+            raise _invalid(
+                obj["metadata"]["name"],
+                shape,
+                hint="fix the fields named above; this is not a valid Service",
+            )
     svc_type = spec.get("type") or "ClusterIP"
     spec["type"] = svc_type
     affinity = spec.get("sessionAffinity")

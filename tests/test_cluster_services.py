@@ -610,3 +610,29 @@ def test_cluster_store_kubernetes_delete_releases_its_other_addresses():
     assert "10.96.0.1" in cluster.service_allocators[IPFamily.IPv4]
     assert cluster.get_service("kubernetes")["spec"]["clusterIPs"] == ["10.96.0.1"]
     assert cluster.validate() == []
+
+
+def test_cluster_snapshot_with_stored_string_affinity_timeout_loads():
+    # An older release of the library stored timeoutSeconds as given ("x"); its
+    # snapshots still load (requests with it are refused since, as kube-apiserver's
+    # decoder refuses them).
+    cluster = Cluster(dual(), seed=1)
+    cluster.create_service(manifest(sessionAffinity="ClientIP"))
+    data = cluster.snapshot()
+    for obj in data["services"]["objects"]:
+        if obj["metadata"]["name"] == "web":
+            obj["spec"]["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"] = "x"
+    loaded = Cluster.from_snapshot(data)
+    assert loaded.get_service("web")["spec"]["sessionAffinityConfig"] == {
+        "clientIP": {"timeoutSeconds": "x"}
+    }
+    with pytest.raises(InvalidServiceError, match="must be an integer, not a string"):
+        loaded.update_service(loaded.get_service("web"))
+
+
+def test_cluster_affinity_none_with_bad_timeout_refused():
+    cluster = Cluster(dual(), seed=1)
+    bad = {"clientIP": {"timeoutSeconds": 1.5}}
+    with pytest.raises(InvalidServiceError, match="must be an integer, not a number"):
+        cluster.create_service(manifest(sessionAffinity="None", sessionAffinityConfig=bad))
+    assert sorted(cluster.services) == ["default/kubernetes"]
