@@ -38,11 +38,11 @@ adopts it; that Service never releases it, neither on delete (it is recreated at
 by every cluster) nor on an update that gives the address up (a cluster cannot see
 whether the others' ``kubernetes`` still hold it). On a store, a call that fails gives
 back what it took in the store (when the store lets it: else an address leaks, none is
-ever held twice); ``snapshot()``
-records this cluster's own addresses only, and ``copy()`` and ``from_snapshot`` give
-private clusters. Node CIDR blocks and Pod IPs are shared the same way (keys
-``ranges/nodecidrs/<cluster CIDR>`` and ``ranges/podips/<node CIDR>``, see
-``dualstack.nodes``); each cluster keeps its own Node and Pod objects.
+ever held twice); ``snapshot()`` records this cluster's own addresses only, and
+``copy()`` and ``from_snapshot`` give private clusters. Node CIDR blocks and Pod IPs
+are shared the same way (keys ``ranges/nodecidrs/<cluster CIDR>`` and
+``ranges/podips/<node CIDR>``, see ``dualstack.nodes``); each cluster keeps its own Node
+and Pod objects.
 """
 
 from __future__ import annotations
