@@ -845,11 +845,8 @@ def _copy_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
                             value[k] = _plain(v)
                         else:
                             errors.append(_shape_error(f"spec.selector.{k}", v, "a string"))
-        elif kind == "bool":
-            if type(value) is not bool:
-                errors.append(_shape_error(f"spec.{key}", value, "a boolean"))
-        elif kind == "affinity":
-            errors.extend(_affinity_config_shape(value))
+        elif kind == "bool" and type(value) is not bool:
+            errors.append(_shape_error(f"spec.{key}", value, "a boolean"))
     if errors:
         out[_SHAPE_ERRORS] = errors
     return out
@@ -858,9 +855,10 @@ def _copy_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
 def _affinity_config_shape(config: Any) -> list[FieldError]:
     """The decoder's view of ``sessionAffinityConfig``: a mapping, ``clientIP`` a mapping.
 
-    (The type of ``clientIP.timeoutSeconds`` is checked by ``apply_v1_defaults``: an
-    older release of this library stored a string there, and the snapshot loader,
-    which runs ``check_manifest`` on stored objects, must still read such a file.)
+    (Checked by ``apply_v1_defaults``, with the type of ``clientIP.timeoutSeconds``, not
+    by ``check_manifest``: older releases of this library stored other shapes there, and
+    the snapshot loader, which runs ``check_manifest`` on stored objects, must still
+    read such a file.)
     """
     path = "spec.sessionAffinityConfig"
     if type(config) is not dict:
@@ -875,7 +873,7 @@ def _affinity_timeout_shape(config: Mapping[str, Any]) -> list[FieldError]:
     """``sessionAffinityConfig.clientIP.timeoutSeconds`` is an integer (or absent).
 
     (Fixes an ``int`` subclass in place; ``config`` is the request's copy, its shape
-    already proved by ``_affinity_config_shape``.)
+    proved by ``_affinity_config_shape`` just before.)
     """
     client_ip = config.get("clientIP")
     if client_ip is None:
@@ -896,7 +894,6 @@ _SPEC_KINDS: Final = {
     "selector": "selector",
     "ports": "ports",
     "allocateLoadBalancerNodePorts": "bool",
-    "sessionAffinityConfig": "affinity",
 }
 
 
@@ -992,7 +989,7 @@ def apply_v1_defaults(obj: Manifest, rules: ServiceRules) -> None:
     spec = obj["spec"]
     config = spec.get("sessionAffinityConfig")
     if config is not None:
-        shape = _affinity_timeout_shape(config)
+        shape = _affinity_config_shape(config) or _affinity_timeout_shape(config)
         if shape:
             raise _invalid(
                 obj["metadata"]["name"],
@@ -1507,8 +1504,8 @@ def _validate_ports(spec: Mapping[str, Any], rules: _ReleaseRules) -> list[Field
         target = port.get("targetPort")
         if type(target) is not int or not 0 < target <= 65535:  # (the usual port skips)
             errs.extend(_target_port_errors(i, target, number, rules))
-        if "appProtocol" in port and rules.app_protocol_checked:
-            app = port["appProtocol"]
+        app = port.get("appProtocol")
+        if app is not None and rules.app_protocol_checked:  # (upstream: a nil pointer)
             errs.extend(
                 FieldError(_INVALID, f"spec.ports[{i}].appProtocol", app, m)
                 for m in _label_key_errors(app)

@@ -319,3 +319,45 @@ def test_headless_selectorless_prefer_dual_stack_on_single_stack_validates_and_l
     assert stored["spec"]["ipFamilies"] == ["IPv4", "IPv6"]
     assert c.validate() == []
     assert Cluster.from_snapshot(c.snapshot()).snapshot() == c.snapshot()
+
+
+def test_port_app_protocol_null_is_no_app_protocol() -> None:
+    # Upstream checks appProtocol only when the pointer is set; YAML `appProtocol:` is null.
+    c = Cluster(ClusterConfig(cluster_cidrs="10.244.0.0/16", service_cidrs="10.96.0.0/16"))
+    manifest = {
+        "metadata": {"name": "web"},
+        "spec": {"ports": [{"port": 80, "appProtocol": None}]},
+    }
+    stored = c.create_service(manifest)
+    assert stored["spec"]["clusterIP"].startswith("10.96.")
+    assert c.update_service(stored)["spec"]["clusterIP"] == stored["spec"]["clusterIP"]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [[1], {"clientIP": [1]}, {"clientIP": "x"}, "x"],
+    ids=["list", "client-ip-list", "client-ip-text", "text"],
+)
+def test_snapshot_with_odd_session_affinity_config_loads_and_a_request_with_it_is_refused(
+    config: object,
+) -> None:
+    # Older versions of the library stored these; a request carrying one is refused.
+    import json
+
+    from dualstack.errors import InvalidServiceError
+
+    c = Cluster(ClusterConfig(cluster_cidrs="10.244.0.0/16", service_cidrs="10.96.0.0/16"))
+    stored = c.create_service({"metadata": {"name": "web"}, "spec": {"ports": [{"port": 80}]}})
+    data = json.loads(json.dumps(c.snapshot()))
+    (obj,) = [o for o in data["services"]["objects"] if o["metadata"]["name"] == "web"]
+    obj["spec"]["sessionAffinityConfig"] = config
+    restored = Cluster.from_snapshot(data)
+    assert restored.get_service("web")["spec"]["sessionAffinityConfig"] == config
+    request = {
+        "metadata": {"name": "web2"},
+        "spec": dict(stored["spec"], sessionAffinity="ClientIP"),
+    }
+    request["spec"].pop("clusterIP"), request["spec"].pop("clusterIPs")
+    request["spec"]["sessionAffinityConfig"] = config
+    with pytest.raises(InvalidServiceError, match=r"spec\.sessionAffinityConfig"):
+        c.create_service(request)
