@@ -683,6 +683,10 @@ def check_manifest(manifest: object) -> Manifest:
                     obj[key] = _copy_input(value)
                 except _NotJSONError as err:
                     errors.append(err.field_error(key))
+                    if isinstance(value, dict):
+                        # The checks below still fill in (namespace, a plain name):
+                        # never into the caller's own mapping.
+                        obj[key] = dict(value)
     kind = obj.get("kind", "Service")
     if kind != "Service":
         errors.append(FieldError(_INVALID, "kind", kind, 'must be "Service"'))

@@ -361,3 +361,16 @@ def test_snapshot_with_odd_session_affinity_config_loads_and_a_request_with_it_i
     request["spec"]["sessionAffinityConfig"] = config
     with pytest.raises(InvalidServiceError, match=r"spec\.sessionAffinityConfig"):
         c.create_service(request)
+
+
+def test_create_service_refused_for_non_json_metadata_leaves_the_manifest_alone() -> None:
+    import copy
+
+    from dualstack.errors import InvalidServiceError
+
+    c = Cluster(ClusterConfig(cluster_cidrs="10.244.0.0/16", service_cidrs="10.96.0.0/16"))
+    manifest = {"metadata": {"name": "mm", "labels": {1: "y"}}, "spec": {"ports": [{"port": 80}]}}
+    before = copy.deepcopy(manifest)
+    with pytest.raises(InvalidServiceError, match=r"metadata\.labels"):
+        c.create_service(manifest)
+    assert manifest == before
