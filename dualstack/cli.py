@@ -816,6 +816,27 @@ def _describe(value: object) -> str:
     return f"{kind} {shown}"
 
 
+def _json_keys(value: object) -> object:
+    """``value`` with YAML's number and boolean map keys written as JSON strings.
+
+    kubectl converts YAML to JSON before sending it (sigs.k8s.io/yaml), which turns a
+    key such as ``2024`` or ``true`` into ``"2024"`` / ``"true"``; the library's API
+    takes dicts as JSON gives them and refuses other keys.
+    """
+    if isinstance(value, dict):
+        out: dict[object, object] = {}
+        for key, item in value.items():
+            if isinstance(key, bool):
+                key = "true" if key else "false"
+            elif isinstance(key, int | float):
+                key = repr(key) if isinstance(key, float) else str(key)
+            out[key] = _json_keys(item)
+        return out
+    if isinstance(value, list):
+        return [_json_keys(item) for item in value]
+    return value
+
+
 def _documents(text: str, source: str) -> Iterator[tuple[int, object]]:
     """The objects of a YAML/JSON stream, numbered from 1, ``kind: List`` items inlined.
 
@@ -835,7 +856,7 @@ def _documents(text: str, source: str) -> Iterator[tuple[int, object]]:
             "Service manifests separated by '---'"
         ) from None
     index = 0
-    for doc in loaded:
+    for doc in map(_json_keys, loaded):
         if doc is None:
             continue
         items: object = [doc]

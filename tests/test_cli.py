@@ -974,3 +974,20 @@ def test_cli_get_name_not_found_names_the_namespace_and_a_listing_that_shows_it(
     code, out, err = call(capsys, "get", "svc", "web", "-A", "--state", str(state))
     assert (code, out) == (2, "")
     assert "cannot be retrieved by name across all namespaces" in err
+
+
+def test_cli_apply_yaml_number_and_boolean_keys_sent_as_strings_like_kubectl(
+    cluster_module, tmp_path, capsys
+):
+    state = tmp_path / "s.json"
+    manifests = tmp_path / "m.yaml"
+    manifests.write_text(
+        "kind: Service\nmetadata: {name: web, labels: {2024: x}}\n"
+        "spec: {selector: {2024: release, true: on-call}, ports: [{port: 80}]}\n"
+    )
+    code, out, err = call(capsys, "apply", "-f", str(manifests), "--state", str(state))
+    assert (code, err) == (0, ""), err
+    code, out, _ = call(capsys, "get", "svc", "web", "-o", "json", "--state", str(state))
+    stored = json.loads(out)
+    assert stored["spec"]["selector"] == {"2024": "release", "true": "on-call"}
+    assert stored["metadata"]["labels"] == {"2024": "x"}
