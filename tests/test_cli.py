@@ -57,6 +57,15 @@ def assert_one_line_error(err: str) -> None:
     assert "Traceback" not in err
 
 
+def _applied(capsys, tmp_path, manifests: str):
+    """A new state file ``s.json`` in ``tmp_path`` after ``apply -f`` of ``manifests``."""
+    state = tmp_path / "s.json"
+    source = tmp_path / "m.yaml"
+    source.write_text(manifests)
+    assert call(capsys, "apply", "-f", str(source), "--state", str(state))[0] == 0
+    return state
+
+
 @pytest.fixture
 def snapshot_files(tmp_path):
     """A 10.96.0.0/24 allocation (five addresses, release 1.30) in the three forms."""
@@ -901,10 +910,7 @@ def test_cli_simulate_state_in_missing_directory_refused_before_simulating(tmp_p
 def test_cli_state_file_version_disagreeing_with_cluster_refused(
     cluster_module, tmp_path, capsys, key, value
 ):
-    state = tmp_path / "s.json"
-    manifests = tmp_path / "m.yaml"
-    manifests.write_text("kind: Node\nmetadata: {name: n1}\n")
-    assert call(capsys, "apply", "-f", str(manifests), "--state", str(state))[0] == 0
+    state = _applied(capsys, tmp_path, "kind: Node\nmetadata: {name: n1}\n")
     document = json.loads(state.read_text())
     document[key] = value
     state.write_text(json.dumps(document))
@@ -931,10 +937,7 @@ def test_cli_state_file_commands_follow_the_snapshot_not_the_stored_flags(
 ):
     # The stored flags are a record; a later dualstack may read them differently
     # (AllBeta, for one), and the file must still open with the cluster it holds.
-    state = tmp_path / "s.json"
-    manifests = tmp_path / "m.yaml"
-    manifests.write_text("kind: Node\nmetadata: {name: n1}\n")
-    assert call(capsys, "apply", "-f", str(manifests), "--state", str(state))[0] == 0
+    state = _applied(capsys, tmp_path, "kind: Node\nmetadata: {name: n1}\n")
     document = json.loads(state.read_text())
     document["flags"] = flags
     state.write_text(json.dumps(document))
@@ -960,12 +963,11 @@ def test_cli_empty_state_path_is_a_usage_error(cluster_module, capsys, command):
 def test_cli_get_name_not_found_names_the_namespace_and_a_listing_that_shows_it(
     cluster_module, tmp_path, capsys
 ):
-    state = tmp_path / "s.json"
-    manifests = tmp_path / "m.yaml"
-    manifests.write_text(
-        "kind: Service\nmetadata: {name: web, namespace: team}\nspec: {ports: [{port: 80}]}\n"
+    state = _applied(
+        capsys,
+        tmp_path,
+        "kind: Service\nmetadata: {name: web, namespace: team}\nspec: {ports: [{port: 80}]}\n",
     )
-    assert call(capsys, "apply", "-f", str(manifests), "--state", str(state))[0] == 0
     code, out, err = call(capsys, "get", "svc", "web", "--state", str(state))
     assert (code, out) == (1, "")
     assert f"service 'web' not found in namespace 'default' of '{state}'" in err
