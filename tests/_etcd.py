@@ -32,12 +32,15 @@ import pytest
 from dualstack.bitmap import AllocationBitmap, RandomScan
 from dualstack.errors import DualStackError
 from dualstack.store import (
+    MemoryStore,
     RangeValue,
     RetryPolicy,
     SharedState,
     Store,
     StoreError,
     StoreUnavailableError,
+    SwapResult,
+    Versioned,
     decode_range_value,
     encode_range_value,
     service_ips_key,
@@ -52,6 +55,7 @@ __all__ = [
     "AllocatorJournal",
     "EtcdServer",
     "Journal",
+    "KeyDown",
     "etcd_session",
     "make_allocator",
     "read_allocator_journal",
@@ -436,3 +440,28 @@ def read_allocator_journal(path: str | Path) -> AllocatorJournal:
     return AllocatorJournal(
         held, pending_release, pending_allocate, ops, failures, writes, conflicts, finished
     )
+
+
+class KeyDown:
+    """A store where every call on one key fails while ``down`` is set."""
+
+    def __init__(self, name: str) -> None:
+        self.inner = MemoryStore()
+        self.prefix = self.inner.prefix
+        self.name = name
+        self.down = False
+
+    def key(self, name: str) -> str:
+        return self.inner.key(name)
+
+    def _trip(self, name: str) -> None:
+        if self.down and name == self.name:
+            raise StoreUnavailableError("etcd at test is unavailable: down")
+
+    def get(self, name: str) -> Versioned:
+        self._trip(name)
+        return self.inner.get(name)
+
+    def compare_and_swap(self, name: str, value: bytes | None, *, revision: int) -> SwapResult:
+        self._trip(name)
+        return self.inner.compare_and_swap(name, value, revision=revision)

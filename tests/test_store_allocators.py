@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 from _etcd import (
+    KeyDown,
     etcd_session,
     make_allocator,
     new_server,
@@ -714,31 +715,6 @@ def test_cluster_deleting_kubernetes_service_keeps_address_held():
     assert "10.96.0.1" in [str(ip) for ip in cluster_on(store).service_allocators[IPFamily.IPv4]]
     with pytest.raises(InvalidServiceError, match="provided IP is already allocated"):
         first.create_service(web("steal", clusterIP="10.96.0.1", ipFamilyPolicy="SingleStack"))
-
-
-class KeyDown:
-    """A store where calls on one key fail while ``down`` is set."""
-
-    def __init__(self, name: str) -> None:
-        self.inner = MemoryStore()
-        self.prefix = self.inner.prefix
-        self.name = name
-        self.down = False
-
-    def key(self, name: str) -> str:
-        return self.inner.key(name)
-
-    def _trip(self, name: str) -> None:
-        if self.down and name == self.name:
-            raise StoreUnavailableError("etcd at test is unavailable: down")
-
-    def get(self, name: str) -> Versioned:
-        self._trip(name)
-        return self.inner.get(name)
-
-    def compare_and_swap(self, name, value, *, revision):
-        self._trip(name)
-        return self.inner.compare_and_swap(name, value, revision=revision)
 
 
 def test_cluster_store_down_for_second_family_gives_back_first_and_changes_nothing():

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _etcd import etcd_session
+from _etcd import KeyDown, etcd_session
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -29,7 +29,6 @@ from dualstack.store import (
     EtcdStore,
     MemoryStore,
     StoreUnavailableError,
-    Versioned,
     decode_range_value,
     node_cidrs_key,
     pod_ips_key,
@@ -64,31 +63,6 @@ def state_of(cluster: Cluster) -> tuple[Any, ...]:
 
 def stored_items(store: MemoryStore) -> list[tuple[str, bytes | None]]:
     return [(k, v.value) for k, v in store.items()]
-
-
-class KeyDown:
-    """A store where every call on one key fails while ``down`` is set."""
-
-    def __init__(self, name: str) -> None:
-        self.inner = MemoryStore()
-        self.prefix = self.inner.prefix
-        self.name = name
-        self.down = False
-
-    def key(self, name: str) -> str:
-        return self.inner.key(name)
-
-    def _trip(self, name: str) -> None:
-        if self.down and name == self.name:
-            raise StoreUnavailableError("etcd at test is unavailable: down")
-
-    def get(self, name: str) -> Versioned:
-        self._trip(name)
-        return self.inner.get(name)
-
-    def compare_and_swap(self, name: str, value: bytes | None, *, revision: int) -> Any:
-        self._trip(name)
-        return self.inner.compare_and_swap(name, value, revision=revision)
 
 
 def test_registry_without_store_keeps_private_allocators():
