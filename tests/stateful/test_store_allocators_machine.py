@@ -127,6 +127,19 @@ class Clients:
         return len(self.fresh())
 
 
+def next_with_store_down(client: Any, flaky: Any) -> None:
+    """``allocate_next`` with the store down: it fails and the client's view stays."""
+    mine = cached(client)
+    flaky.fail_next = True
+    try:
+        client.allocate_next()
+    except StoreUnavailableError:
+        pass
+    else:
+        raise AssertionError("allocate_next succeeded with the store down")
+    assert cached(client) == mine
+
+
 def cached(client: Any) -> tuple[list[str], int | None, int]:
     """A client's own view, without reading the store."""
     cursor = None
@@ -153,17 +166,9 @@ def make_node_machine(factory: Callable[[], Store]) -> type[NodeCIDRMachine]:
 
         @rule()
         def store_down(self) -> None:
-            client = self.alloc.clients[0]
-            before, mine = self.snapshot(), cached(client)
-            self.flaky.fail_next = True
-            try:
-                client.allocate_next()
-            except StoreUnavailableError:
-                pass
-            else:
-                raise AssertionError("allocate_next succeeded with the store down")
+            before = self.snapshot()
+            next_with_store_down(self.alloc.clients[0], self.flaky)
             assert self.snapshot() == before
-            assert cached(client) == mine
 
     return StoredNodeCIDRMachine
 
@@ -278,17 +283,9 @@ def make_service_machine(factory: Callable[[], Store]) -> type[ServiceIPMachine]
 
         @rule()
         def store_down(self) -> None:
-            client = self.alloc.clients[0]
-            before, mine = self.state(), cached(client)
-            self.flaky.fail_next = True
-            try:
-                client.allocate_next()
-            except StoreUnavailableError:
-                pass
-            else:
-                raise AssertionError("allocate_next succeeded with the store down")
+            before = self.state()
+            next_with_store_down(self.alloc.clients[0], self.flaky)
             assert self.state() == before  # the generator included
-            assert cached(client) == mine
             assert sorted(self.alloc.iter_ints()) == sorted(self.model)
 
     return StoredServiceIPMachine
